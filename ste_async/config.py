@@ -1,0 +1,141 @@
+"""Exploration settings: one frozen Struct, validated at construction, loadable from TOML.
+
+Defaults reproduce the STE study's protocol: 15 episodes per API, 4 trials per episode,
+at most 4 tool-call rounds per trial, temperature 1.0, 360 tokens per model call. Variants are
+made with :func:`msgspec.structs.replace`, never by mutation.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .errors import ConfigError
+
+__all__ = (
+    "DEFAULT_EPISODES",
+    "DEFAULT_MAX_TOKENS",
+    "DEFAULT_MAX_TURN",
+    "DEFAULT_TEMPERATURE",
+    "DEFAULT_TRIALS",
+    "ExploreConfig",
+    "RetryConfig",
+    "Timeouts",
+    "load_explore_config",
+)
+
+DEFAULT_EPISODES = 15
+DEFAULT_TRIALS = 4
+DEFAULT_MAX_TURN = 4
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_MAX_TOKENS = 360
+OBSERVATION_MAX_CHARS = 2048  # the study truncates tool answers here
+
+
+class Timeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Seconds; connect and read are per attempt, ``total`` bounds one attempt end to end."""
+
+    connect: float = 10.0
+    read: float = 300.0
+    total: float = 600.0
+
+    def __post_init__(self) -> None:
+        if min(self.connect, self.read, self.total) <= 0:
+            raise ValueError("timeouts must be > 0")
+
+
+class RetryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Exponential backoff with full jitter; a server's Retry-After wins when larger."""
+
+    attempts: int = 8
+    base: float = 0.5
+    cap: float = 30.0
+    max_elapsed: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("retry.attempts must be >= 1")
+        if self.base < 0 or self.cap < 0 or self.max_elapsed < 0:
+            raise ValueError("retry delays must be >= 0")
+
+
+class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything that decides an exploration run."""
+
+    apis: tuple[str, ...] = ()  # empty = every API of the catalog
+    catalog: str | None = None
+    episodes: int = DEFAULT_EPISODES
+    trials: int = DEFAULT_TRIALS
+    max_turn: int = DEFAULT_MAX_TURN
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    observation_max_chars: int = OBSERVATION_MAX_CHARS
+    ltm: bool = True
+    stm: bool = True
+    reflection: bool = True
+    lanes: int = 1
+    max_episodes: int = 512  # episodes in flight
+    llm_concurrency: int = 256  # LLM requests in flight, all endpoints together
+    tool_concurrency: int = 256  # tool requests in flight
+    llm_urls: tuple[str, ...] = ()
+    model: str = "default"
+    api_key_env: str = "OPENAI_API_KEY"
+    tools_url: str | None = None
+    seed: int = 0
+    llm_timeouts: Timeouts = Timeouts()
+    tool_timeouts: Timeouts = Timeouts(read=60.0, total=120.0)
+    llm_retry: RetryConfig = RetryConfig()
+    tool_retry: RetryConfig = RetryConfig(attempts=6, base=0.2, cap=10.0, max_elapsed=120.0)
+    drain_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "episodes": self.episodes,
+            "trials": self.trials,
+            "max_turn": self.max_turn,
+            "max_tokens": self.max_tokens,
+            "lanes": self.lanes,
+            "max_episodes": self.max_episodes,
+            "llm_concurrency": self.llm_concurrency,
+            "tool_concurrency": self.tool_concurrency,
+            "observation_max_chars": self.observation_max_chars,
+        }
+        for name, value in positive.items():
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+        if self.drain_seconds < 0:
+            raise ValueError("drain_seconds must be >= 0")
+        for url in self.llm_urls + ((self.tools_url,) if self.tools_url else ()):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"URL {url!r} must start with http:// or https://")
+
+    def to_builtins(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
+def load_explore_config(path: str | Path | None, **overrides: Any) -> ExploreConfig:
+    """Read ``[explore]`` (or the top level) of a TOML file, then apply non-None overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
+        data = dict(raw.get("explore", raw))
+        data.pop("tools", None)
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    where = f"config {path}" if path is not None else "options"
+    try:
+        return msgspec.convert(data, ExploreConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

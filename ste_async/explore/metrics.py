@@ -1,0 +1,186 @@
+"""Counters of a run, the live progress line, and the summary table at the end."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from typing import TextIO
+
+import anyio
+
+from ..records import EpisodeRecord
+
+__all__ = ("ApiTally", "Metrics", "progress_loop")
+
+
+class ApiTally:
+    """Per-API totals for the summary table."""
+
+    __slots__ = ("api_errors", "calls", "episodes", "feedback", "finals", "solved", "trials",
+                 "unavailable")
+
+    def __init__(self) -> None:
+        self.episodes = self.trials = self.calls = self.api_errors = 0
+        self.feedback = self.finals = self.solved = self.unavailable = 0
+
+
+class Metrics:
+    """What happened so far; updated by the scheduler, read by the display."""
+
+    def __init__(self, total_episodes: int, already_done: int = 0):
+        self.total = total_episodes
+        self.done = already_done
+        self.resumed = already_done
+        self.failed = 0
+        self.running = 0
+        self.per_api: dict[str, ApiTally] = {}
+        self.steps: Counter[str] = Counter()
+        self.feedback: Counter[str] = Counter()
+        self.tool_kinds: Counter[str] = Counter()
+        self.tool_retries = 0
+        self.llm_retries = 0
+        self.llm_calls = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.errors: list[str] = []
+        self.started = time.monotonic()
+
+    def episode_started(self, api: str) -> None:
+        self.running += 1
+
+    def episode_failed(self, api: str, why: str) -> None:
+        self.running -= 1
+        self.failed += 1
+        if len(self.errors) < 20:
+            self.errors.append(why)
+
+    def episode_finished(self, record: EpisodeRecord) -> None:
+        self.running -= 1
+        self.done += 1
+        tally = self.per_api.setdefault(record.api, ApiTally())
+        tally.episodes += 1
+        for trial in record.trials:
+            tally.trials += 1
+            tally.solved += trial.solved is True
+            tally.finals += trial.finished
+            self.llm_calls += 1 + (trial.reflection is not None)
+            for stats in (trial.imagine, trial.reflect):
+                if stats is not None:
+                    self.prompt_tokens += stats.prompt_tokens
+                    self.completion_tokens += stats.completion_tokens
+                    self.llm_retries += stats.attempts - 1
+            for step in trial.steps:
+                self.steps[step.kind] += 1
+                if step.llm is not None:
+                    self.llm_calls += 1
+                    self.prompt_tokens += step.llm.prompt_tokens
+                    self.completion_tokens += step.llm.completion_tokens
+                    self.llm_retries += step.llm.attempts - 1
+                if step.kind == "feedback":
+                    tally.feedback += 1
+                    self.feedback[step.feedback or "?"] += 1
+                if step.tool_kind is not None:
+                    tally.calls += 1
+                    self.tool_kinds[step.tool_kind] += 1
+                    self.tool_retries += max(0, step.tool_attempts - 1)
+                    tally.api_errors += step.tool_kind == "api_error"
+                    tally.unavailable += step.tool_kind == "unavailable"
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def line(self, *, llm_waiting_s: float | None = None, llm_in_flight: int = 0,
+             tool_in_flight: int = 0) -> str:
+        t = max(self.elapsed, 1e-9)
+        fresh = self.done - self.resumed
+        rate = fresh / t
+        left = self.total - self.done
+        eta = f"{left / rate:,.0f}s" if rate > 0 else "?"
+        tools = sum(self.tool_kinds.values())
+        parts = [
+            f"episodes {self.done:,}/{self.total:,}",
+            f"running {self.running}",
+            f"LLM {self.llm_calls / t:,.1f} req/s",
+            f"{self.completion_tokens / t:,.0f} tok/s",
+            f"tools {tools / t:,.1f} calls/s",
+            f"in flight llm {llm_in_flight} tools {tool_in_flight}",
+            f"ETA {eta}",
+        ]
+        errs = []
+        if self.feedback:
+            errs.append(f"parse {sum(self.feedback.values())}")
+        if self.tool_kinds["api_error"]:
+            errs.append(f"api {self.tool_kinds['api_error']}")
+        if self.tool_kinds["unavailable"]:
+            errs.append(f"unavailable {self.tool_kinds['unavailable']}")
+        if self.failed:
+            errs.append(f"failed {self.failed}")
+        if errs:
+            parts.append("errors: " + " ".join(errs))
+        if llm_waiting_s is not None:
+            parts.append(f"WAITING for the LLM server ({llm_waiting_s:.0f}s)")
+        return " | ".join(parts)
+
+    def summary(self) -> str:
+        """A per-API table and totals."""
+        head = f"{'API':<58} {'eps':>4} {'trials':>6} {'calls':>6} {'api err':>7} " \
+               f"{'parse fb':>8} {'final':>6} {'solved':>6}"
+        rows = [head, "-" * len(head)]
+        for api in sorted(self.per_api):
+            a = self.per_api[api]
+            name = api if len(api) <= 58 else api[:55] + "..."
+            rows.append(
+                f"{name:<58} {a.episodes:>4} {a.trials:>6} {a.calls:>6} {a.api_errors:>7} "
+                f"{a.feedback:>8} {a.finals:>6} {a.solved:>6}"
+            )
+        t = max(self.elapsed, 1e-9)
+        rows.append("-" * len(head))
+        rows.append(
+            f"episodes {self.done - self.resumed:,} new, {self.resumed:,} resumed, "
+            f"{self.failed} abandoned | {self.llm_calls:,} LLM calls "
+            f"({self.llm_calls / t:,.1f}/s), {self.prompt_tokens:,} prompt + "
+            f"{self.completion_tokens:,} completion tokens | tool calls "
+            f"{sum(self.tool_kinds.values()):,} (retries: tool {self.tool_retries}, "
+            f"LLM {self.llm_retries}) | {t:,.1f}s"
+        )
+        return "\n".join(rows)
+
+
+async def progress_loop(
+    metrics: Metrics,
+    status: object,
+    *,
+    stream: TextIO = sys.stderr,
+    interval: float = 0.5,
+) -> None:
+    """Redraw the progress line until cancelled (a plain line per interval when not a tty).
+
+    ``status`` is anything with ``llm_waiting_s``, ``llm_in_flight`` and ``tool_in_flight``.
+    """
+    tty = stream.isatty()
+    every = interval if tty else max(interval, 10.0)
+    try:
+        while True:
+            await anyio.sleep(every)
+            text = metrics.line(
+                llm_waiting_s=getattr(status, "llm_waiting_s", None),
+                llm_in_flight=getattr(status, "llm_in_flight", 0),
+                tool_in_flight=getattr(status, "tool_in_flight", 0),
+            )
+            if tty:
+                stream.write("\r\x1b[2K" + text[: _width()])
+            else:
+                stream.write(text + "\n")
+            stream.flush()
+    finally:
+        if tty:
+            stream.write("\r\x1b[2K")
+            stream.flush()
+
+
+def _width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((160, 20)).columns - 1

@@ -1,0 +1,207 @@
+"""Wiring of one exploration run: services, clients, store, resume, scheduler, display."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import msgspec
+
+from ..catalog import ApiSpec, load_catalog
+from ..config import ExploreConfig
+from ..errors import ConfigError, StoreError
+from ..ids import episode_id
+from ..llm import LlmClient
+from ..store import RunStore, scan_run
+from ..tools import ToolClient
+from .memory import MemoryShard
+from .metrics import Metrics, progress_loop
+from .scheduler import Explorer
+
+__all__ = ("RunOutcome", "explore")
+
+# settings that decide what an episode is; a resumed run must agree on all of them
+_PROTOCOL = ("episodes", "trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
+             "reflection", "lanes", "seed", "model", "observation_max_chars", "catalog")
+
+
+class RunOutcome(msgspec.Struct, kw_only=True):
+    metrics: Metrics
+    interrupted: bool
+    run_dir: str
+
+
+class _Status:
+    """What the progress line reads from the clients."""
+
+    def __init__(self, llm: LlmClient, tools: ToolClient):
+        self._llm, self._tools = llm, tools
+
+    @property
+    def llm_waiting_s(self) -> float | None:
+        since = self._llm.waiting_since
+        return None if since is None else anyio.current_time() - since
+
+    @property
+    def llm_in_flight(self) -> int:
+        return self._llm.in_flight
+
+    @property
+    def tool_in_flight(self) -> int:
+        return self._tools.in_flight
+
+
+def _check_resume(meta: dict[str, Any], config: ExploreConfig, run_dir: Path) -> None:
+    old = meta.get("config", {})
+    for key in _PROTOCOL:
+        new_value = msgspec.to_builtins(getattr(config, key))
+        if key in old and old[key] != new_value:
+            raise StoreError(
+                f"{run_dir} was run with {key}={old[key]!r}; this run has {key}={new_value!r}. "
+                "Resume with the same settings, or write to another --out."
+            )
+
+
+@contextlib.asynccontextmanager
+async def _services(config: ExploreConfig, mock_llm: Any | None) -> AsyncIterator[tuple[list[str], str]]:
+    """Start the in-process servers the run needs; yields (LLM URLs, tools URL)."""
+    async with contextlib.AsyncExitStack() as stack:
+        tools_url = config.tools_url
+        if tools_url is None:
+            from tool_mocks.config import ToolServerConfig
+            from tool_mocks.server import serve_tools
+
+            tools_url = await stack.enter_async_context(
+                serve_tools(ToolServerConfig(port=0, catalog=config.catalog, seed=config.seed))
+            )
+        llm_urls = list(config.llm_urls)
+        if mock_llm is not None:
+            from tool_mocks.llm import serve_mock_llm
+
+            llm_urls = [await stack.enter_async_context(serve_mock_llm(mock_llm))]
+        yield llm_urls, tools_url
+
+
+async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec], model: str,
+                     connect_s: float) -> str:
+    """Check both servers before any episode starts; returns the model name to use."""
+    try:
+        with anyio.fail_after(connect_s):
+            offered = {a["name"] for a in await tools.list_apis()}
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise ConfigError(
+            f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
+            "`ste-async serve-tools` or leave out --tools-url to run it in-process"
+        ) from None
+    missing = [s.name for s in specs if s.name not in offered]
+    if missing:
+        raise ConfigError(
+            f"tool server {tools.url} does not offer {len(missing)} API(s) of this run, "
+            f"e.g. {missing[0]!r}"
+        )
+    models: list[str] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+        for url in llm_urls:
+            try:
+                async with session.get(url.rstrip("/") + "/v1/models") as resp:
+                    resp.raise_for_status()
+                    data = await resp.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise ConfigError(
+                    f"LLM server {url} is unreachable ({type(exc).__name__}); start one "
+                    "(for example `vllm serve MODEL --enable-prefix-caching`, or "
+                    "`ste-async serve-llm`) or run with --llm mock"
+                ) from None
+            models += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+    if model == "default":
+        return models[0] if models else model
+    if models and model not in models:
+        raise ConfigError(
+            f"model {model!r} is not served at {', '.join(llm_urls)}; it offers: "
+            f"{', '.join(models)}"
+        )
+    return model
+
+
+async def explore(
+    config: ExploreConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    mock_llm: Any | None = None,
+    display: bool = True,
+    handle_signals: bool = True,
+) -> RunOutcome:
+    """Run (or resume) an exploration into ``run_dir``."""
+    run_dir = Path(run_dir)
+    catalog = load_catalog(config.catalog)
+    specs = catalog.select(config.apis) if config.apis else list(catalog.values())
+    if not specs:
+        raise ConfigError("no API selected")
+    async with RunStore(run_dir) as store:
+        meta = store.read_meta()
+        if meta is not None and not resume:
+            raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
+                             "or choose another --out")
+        if meta is not None:
+            _check_resume(meta, config, run_dir)
+        scan = await anyio.to_thread.run_sync(scan_run, run_dir)
+        memory = {s.name: MemoryShard(s.name) for s in specs}
+        done_by_api: dict[str, list[Any]] = {}
+        for head in scan.heads.values():
+            done_by_api.setdefault(head.api, []).append(head)
+        for api, shard in memory.items():
+            shard.restore(done_by_api.get(api, ()))  # type: ignore[arg-type]
+        pending = {
+            s.name: [e for e in range(config.episodes) if episode_id(s.name, e) not in scan.heads]
+            for s in specs
+        }
+        already = sum(config.episodes - len(p) for p in pending.values())
+        metrics = Metrics(total_episodes=config.episodes * len(specs), already_done=already)
+        store.write_meta({"config": config.to_builtins(), "apis": [s.name for s in specs],
+                          "corrupt_lines_skipped": scan.corrupt})
+        async with _services(config, mock_llm) as (llm_urls, tools_url):
+            async with (
+                ToolClient(tools_url, concurrency=config.tool_concurrency,
+                           timeouts=config.tool_timeouts, retry=config.tool_retry,
+                           seed=config.seed) as tools,
+            ):
+                model = await _preflight(llm_urls, tools, specs, config.model,
+                                         config.llm_timeouts.connect)
+                async with LlmClient(llm_urls, model, concurrency=config.llm_concurrency,
+                                     timeouts=config.llm_timeouts, retry=config.llm_retry,
+                                     api_key_env=config.api_key_env, seed=config.seed) as llm:
+                    explorer = Explorer(config, specs, pending, memory, llm, tools, store,
+                                        metrics)
+                    await _drive(explorer, _Status(llm, tools), metrics, display, handle_signals)
+    return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
+
+
+async def _drive(explorer: Explorer, status: _Status, metrics: Metrics, display: bool,
+                 handle_signals: bool) -> None:
+    async with anyio.create_task_group() as tg:
+        if handle_signals:
+            tg.start_soon(_on_signals, explorer, tg.cancel_scope)
+        if display:
+            tg.start_soon(progress_loop, metrics, status)
+        await explorer.run()
+        tg.cancel_scope.cancel()
+
+
+async def _on_signals(explorer: Explorer, scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if explorer.stopping:
+                print("\nsecond interrupt: abandoning the episodes in flight", file=sys.stderr)
+                scope.cancel()
+                return
+            print(f"\ninterrupted: finishing the episodes in flight (up to "
+                  f"{explorer.config.drain_seconds:.0f}s; interrupt again to stop now)",
+                  file=sys.stderr)
+            explorer.stop()

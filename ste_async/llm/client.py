@@ -1,0 +1,237 @@
+"""OpenAI-compatible chat client: one pooled session, typed replies, routing and retries.
+
+Requests are spread over one or more endpoints by load (fewest requests in flight) with
+affinity: every call that names the same ``affinity`` key goes to the same endpoint while it is
+up, so one episode's turns reuse that server's prefix cache. An endpoint whose requests keep
+failing at the transport level is taken out for a cool-down and tried again afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import anyio
+import msgspec
+
+from .._http import make_session, post_bytes, with_retries
+from ..config import RetryConfig, Timeouts
+from ..errors import ConfigError, MalformedReplyError, TransientError
+
+__all__ = ("Completion", "LlmClient", "Message")
+
+Message = dict[str, str]
+
+
+class _ReplyMessage(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _ReplyMessage
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _ChatReply(msgspec.Struct):
+    choices: list[_Choice]
+    usage: _Usage | None = None
+
+
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    """One model reply and what it cost."""
+
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    attempts: int
+    endpoint: str
+
+
+_DECODER = msgspec.json.Decoder(_ChatReply)
+_ENCODER = msgspec.json.Encoder()
+
+
+class _Endpoint:
+    __slots__ = ("calls", "down_until", "failures", "in_flight", "url")
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/") + "/v1/chat/completions"
+        self.in_flight = 0
+        self.calls = 0
+        self.failures = 0
+        self.down_until = 0.0
+
+
+class LlmClient:
+    """Async context manager; :meth:`complete` is the only call the engine makes."""
+
+    COOL_DOWN_S = 5.0
+    FAILURES_TO_DOWN = 3
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        model: str,
+        *,
+        concurrency: int,
+        timeouts: Timeouts,
+        retry: RetryConfig,
+        api_key_env: str = "OPENAI_API_KEY",
+        seed: int = 0,
+    ):
+        if not urls:
+            raise ConfigError("no LLM endpoint given: pass --llm-url URL or --llm mock")
+        self.model = model
+        self._endpoints = [_Endpoint(u) for u in urls]
+        self._affinity: dict[str, _Endpoint] = {}
+        self._limiter = anyio.CapacityLimiter(concurrency)
+        self._concurrency = concurrency
+        self._timeouts = timeouts
+        self._retry = retry
+        self._rng = random.Random(seed)
+        key = os.environ.get(api_key_env, "")
+        self._headers = {"Authorization": f"Bearer {key}"} if key else None
+        self._session: aiohttp.ClientSession | None = None
+        self.retries: Counter[str] = Counter()
+        self.waiting_since: float | None = None  # set while calls back off on a failing server
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.calls = 0
+
+    async def __aenter__(self) -> Self:
+        self._session = make_session(self._concurrency, self._timeouts, self._headers)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            with anyio.CancelScope(shield=True):
+                await session.close()
+
+    @property
+    def in_flight(self) -> int:
+        return int(self._limiter.borrowed_tokens)
+
+    @property
+    def queued(self) -> int:
+        return self._limiter.statistics().tasks_waiting
+
+    def calls_per_endpoint(self) -> dict[str, int]:
+        return {e.url: e.calls for e in self._endpoints}
+
+    def _pick(self, affinity: str | None) -> _Endpoint:
+        now = time.monotonic()
+        if affinity is not None:
+            chosen = self._affinity.get(affinity)
+            if chosen is not None and chosen.down_until <= now:
+                return chosen
+        live = [e for e in self._endpoints if e.down_until <= now] or self._endpoints
+        chosen = min(live, key=lambda e: e.in_flight)
+        if affinity is not None:
+            self._affinity[affinity] = chosen
+        return chosen
+
+    def release_affinity(self, affinity: str) -> None:
+        self._affinity.pop(affinity, None)
+
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        stop: str | Sequence[str] | None,
+        seed: int,
+        temperature: float,
+        max_tokens: int,
+        affinity: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Completion:
+        """One chat completion, retried on transient faults by the configured policy."""
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "seed": seed,
+        }
+        if stop:
+            payload["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        if extra:
+            payload.update(extra)
+        body = _ENCODER.encode(payload)
+        started = time.monotonic()
+        async with self._limiter:
+            (reply, endpoint), attempts = await with_retries(
+                lambda _attempt: self._attempt(body, affinity),
+                self._retry,
+                self._rng,
+                what=f"LLM call for {affinity or 'request'}",
+                on_retry=self._on_retry,
+                on_recovered=self._on_recovered,
+            )
+        if not reply.choices:
+            raise MalformedReplyError("LLM reply has no choices", endpoint=endpoint)
+        choice = reply.choices[0]
+        usage = reply.usage or _Usage()
+        self.calls += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        # the study strips every reply before it enters the conversation
+        return Completion(
+            text=(choice.message.content or "").strip(),
+            finish_reason=choice.finish_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            latency_s=time.monotonic() - started,
+            attempts=attempts,
+            endpoint=endpoint,
+        )
+
+    async def _attempt(self, body: bytes, affinity: str | None) -> tuple[_ChatReply, str]:
+        assert self._session is not None, "LlmClient used outside 'async with'"
+        endpoint = self._pick(affinity)
+        endpoint.in_flight += 1
+        try:
+            raw = await post_bytes(self._session, endpoint.url, body)
+        except TransientError:
+            endpoint.failures += 1
+            if endpoint.failures >= self.FAILURES_TO_DOWN and len(self._endpoints) > 1:
+                endpoint.down_until = time.monotonic() + self.COOL_DOWN_S
+                endpoint.failures = 0
+            raise
+        finally:
+            endpoint.in_flight -= 1
+        endpoint.failures = 0
+        endpoint.calls += 1
+        try:
+            return _DECODER.decode(raw), endpoint.url
+        except msgspec.DecodeError as exc:
+            raise MalformedReplyError(
+                f"{endpoint.url} sent a reply that is not a chat completion: {exc}",
+                endpoint=endpoint.url,
+            ) from None
+
+    def _on_retry(self, exc: TransientError, delay: float) -> None:
+        self.retries[type(exc).__name__] += 1
+        if self.waiting_since is None:
+            self.waiting_since = time.monotonic()
+
+    def _on_recovered(self) -> None:
+        self.waiting_since = None

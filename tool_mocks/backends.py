@@ -1,0 +1,191 @@
+"""Where answers come from: a simulator, a real upstream, or an LLM that writes them.
+
+Every backend answers ``(spec, args, ctx) -> Reply`` and says whether the answer is
+deterministic. Deterministic answers are cached lazily; the others are stored durably and read
+back, so the first answer recorded for a call is the one served forever after.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+
+from ste_async.catalog import ApiSpec
+
+from .config import LlmBackendConfig, UpstreamConfig
+from .simulators import REGISTRY
+from .simulators._base import Reply, SimContext
+from .validation import validate
+
+__all__ = ("Backend", "LlmBackend", "ProxyBackend", "SimulatorBackend", "UpstreamFault")
+
+
+class UpstreamFault(Exception):
+    """The upstream could not be reached or answered garbage: a 502, never cached."""
+
+
+class Backend(Protocol):
+    deterministic: bool
+
+    def handles(self, spec: ApiSpec) -> bool: ...
+
+    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply: ...
+
+    async def aclose(self) -> None: ...
+
+
+class SimulatorBackend:
+    """The built-in simulators: validation first, then the API's own function."""
+
+    deterministic = True
+
+    def handles(self, spec: ApiSpec) -> bool:
+        return spec.name in REGISTRY
+
+    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
+        clean = validate(spec, args)
+        if isinstance(clean, Reply):
+            return clean
+        return REGISTRY[spec.name](clean, ctx)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class ProxyBackend:
+    """Forwards to a ToolBench-style upstream (``POST {category, tool_name, api_name, ...}``).
+
+    The key comes only from the environment variable named in the config; it is sent in a
+    header and in the payload field the ToolBench server expects, and never logged or stored.
+    """
+
+    deterministic = False
+
+    def __init__(self, config: UpstreamConfig):
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    def handles(self, spec: ApiSpec) -> bool:
+        return True
+
+    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
+        clean = validate(spec, args)
+        if isinstance(clean, Reply):
+            return clean
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        key = os.environ.get(self._config.key_env, "")
+        payload = {
+            "category": spec.category,
+            "tool_name": spec.tool,
+            "api_name": spec.api,
+            "tool_input": orjson.dumps(clean).decode(),
+            "strip": "filter",
+            "toolbench_key": key,
+        }
+        try:
+            async with self._session.post(
+                self._config.url, json=payload, headers={"toolbench_key": key}
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamFault(f"upstream unreachable: {type(exc).__name__}") from None
+        if status == 429 or status >= 500:
+            raise UpstreamFault(f"upstream answered HTTP {status}")
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return Reply(status, {"response": raw[:4096].decode("utf-8", "replace")})
+        if isinstance(data, dict) and "response" in data:
+            error = data.get("error") or ""
+            body = data["response"]
+            if isinstance(body, str):
+                try:
+                    body = orjson.loads(body)
+                except orjson.JSONDecodeError:
+                    pass
+            return Reply(400 if error else 200, {"error": error, "response": body} if error else body)
+        return Reply(status, data)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+_LLM_INSTRUCTIONS = (
+    "You stand in for a web API that cannot be reached. Given its documentation and one call, "
+    "reply with the JSON body the real API would most plausibly return for that call: realistic "
+    "field names and values, consistent with the arguments. Reply with JSON only, no prose."
+)
+
+
+class LlmBackend:
+    """Asks an OpenAI-compatible model to write the answer of an API with no simulator."""
+
+    deterministic = False
+
+    def __init__(self, config: LlmBackendConfig):
+        self._config = config
+        self._session: aiohttp.ClientSession | None = None
+
+    def handles(self, spec: ApiSpec) -> bool:
+        return True
+
+    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
+        clean = validate(spec, args)
+        if isinstance(clean, Reply):
+            return clean
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        prompt = (
+            f"API: {spec.name}\nDocumentation: {spec.prompt_description()}\n"
+            f"Call arguments: {ctx.canonical_args}\nJSON body:"
+        )
+        payload = {
+            "model": self._config.model,
+            "messages": [
+                {"role": "system", "content": _LLM_INSTRUCTIONS},
+                {"role": "user", "content": prompt},
+            ],
+            "temperature": self._config.temperature,
+            "max_tokens": self._config.max_tokens,
+            "seed": ctx.seed,
+        }
+        url = self._config.url.rstrip("/") + "/v1/chat/completions"
+        try:
+            async with self._session.post(url, json=payload) as resp:
+                if resp.status >= 400:
+                    raise UpstreamFault(f"LLM backend answered HTTP {resp.status}")
+                data = orjson.loads(await resp.read())
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            raise UpstreamFault(f"LLM backend failed: {type(exc).__name__}") from None
+        try:
+            text = str(data["choices"][0]["message"]["content"]).strip()
+        except (KeyError, IndexError, TypeError):
+            raise UpstreamFault("LLM backend reply has no message content") from None
+        return Reply(200, _json_from_text(text))
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _json_from_text(text: str) -> Any:
+    """The JSON value in a model's reply (fenced or bare), or the text itself."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start >= 0:
+        end = max(text.rfind("}"), text.rfind("]"))
+        if end > start:
+            try:
+                return orjson.loads(text[start : end + 1])
+            except orjson.JSONDecodeError:
+                pass
+    return {"result": text}
