@@ -123,8 +123,7 @@ def parse_react(text: str, api_names: Sequence[str]) -> Parsed:
             f"The Action Input is not valid JSON ({_json_problem(exc)}). Write one JSON object "
             'with double-quoted keys and strings, for example {"key": "value"}.',
         )
-    if not isinstance(args, dict):
-        return Feedback("not_object", "The Action Input must be a JSON object: {...}.")
+    # text from "{" to "}" that decodes is always an object
     return Call(thought=thought, action=action, action_input=raw, args=args)
 
 

@@ -18,6 +18,7 @@ __all__ = (
     "Trial",
     "decode_record",
     "encode_record",
+    "trajectory_bytes",
 )
 
 SCHEMA_VERSION = 1
@@ -91,3 +92,21 @@ def encode_record(record: EpisodeRecord) -> bytes:
 
 def decode_record(line: bytes) -> EpisodeRecord:
     return _DECODER.decode(line)
+
+
+_TIMING_KEYS = frozenset(
+    {"latency_s", "endpoint", "attempts", "elapsed_s", "tool_latency_s", "tool_attempts"}
+)
+
+
+def _drop_timing(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_timing(v) for k, v in value.items() if k not in _TIMING_KEYS}
+    if isinstance(value, list):
+        return [_drop_timing(v) for v in value]
+    return value
+
+
+def trajectory_bytes(record: EpisodeRecord) -> bytes:
+    """The record without timing, retries or endpoints: what a faithful replay reproduces."""
+    return _ENCODER.encode(_drop_timing(msgspec.to_builtins(record)))

@@ -211,6 +211,7 @@ class RunStore:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self._files.write, rest)
                 self.written += len(rest)
+            self._receive.close()
             self._receive = None
         if self._files is not None:
             self._files.close()

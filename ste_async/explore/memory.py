@@ -6,13 +6,27 @@ so episodes running in other lanes see it at once; its solved label follows afte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import msgspec
 
-from ..records import EpisodeRecord
-
 __all__ = ("MemoryEntry", "MemoryShard")
+
+
+class _FinishedTrial(Protocol):
+    index: int
+    query: str
+    solved: bool | None
+
+
+class _Finished(Protocol):
+    """A finished episode as resume reads it (a full record or just its head)."""
+
+    episode: int
+
+    @property
+    def trials(self) -> Sequence[_FinishedTrial]: ...
 
 
 class MemoryEntry(msgspec.Struct, kw_only=True):
@@ -46,7 +60,7 @@ class MemoryShard:
         """Forget an abandoned episode's queries; it will run again from the start."""
         self.entries = [e for e in self.entries if e.episode != episode]
 
-    def restore(self, records: Iterable[EpisodeRecord]) -> None:
+    def restore(self, records: Iterable[_Finished]) -> None:
         """Rebuild from finished episodes (on resume), in episode order."""
         for record in sorted(records, key=lambda r: r.episode):
             for trial in record.trials:

@@ -18,16 +18,16 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
-from ..store import RunStore, scan_run
+from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
 from .metrics import Metrics, progress_loop
 from .scheduler import Explorer
 
-__all__ = ("RunOutcome", "explore")
+__all__ = ("RunOutcome", "explore", "plan_run")
 
 # settings that decide what an episode is; a resumed run must agree on all of them
-_PROTOCOL = ("episodes", "trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
+_PROTOCOL = ("trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
              "reflection", "lanes", "seed", "model", "observation_max_chars", "catalog")
 
 
@@ -129,6 +129,25 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
     return model
 
 
+def plan_run(
+    config: ExploreConfig, specs: list[ApiSpec], scan: ScanResult
+) -> tuple[dict[str, list[int]], dict[str, MemoryShard], int]:
+    """What is left to do: pending episodes per API, memory rebuilt from finished ones, and
+    how many episodes of this run are already finished."""
+    memory = {s.name: MemoryShard(s.name) for s in specs}
+    done_by_api: dict[str, list[Any]] = {}
+    for head in scan.heads.values():
+        done_by_api.setdefault(head.api, []).append(head)
+    for api, shard in memory.items():
+        shard.restore(done_by_api.get(api, ()))
+    pending = {
+        s.name: [e for e in range(config.episodes) if episode_id(s.name, e) not in scan.heads]
+        for s in specs
+    }
+    already = sum(config.episodes - len(p) for p in pending.values())
+    return pending, memory, already
+
+
 async def explore(
     config: ExploreConfig,
     run_dir: str | Path,
@@ -152,17 +171,7 @@ async def explore(
         if meta is not None:
             _check_resume(meta, config, run_dir)
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
-        memory = {s.name: MemoryShard(s.name) for s in specs}
-        done_by_api: dict[str, list[Any]] = {}
-        for head in scan.heads.values():
-            done_by_api.setdefault(head.api, []).append(head)
-        for api, shard in memory.items():
-            shard.restore(done_by_api.get(api, ()))  # type: ignore[arg-type]
-        pending = {
-            s.name: [e for e in range(config.episodes) if episode_id(s.name, e) not in scan.heads]
-            for s in specs
-        }
-        already = sum(config.episodes - len(p) for p in pending.values())
+        pending, memory, already = plan_run(config, specs, scan)
         metrics = Metrics(total_episodes=config.episodes * len(specs), already_done=already)
         store.write_meta({"config": config.to_builtins(), "apis": [s.name for s in specs],
                           "corrupt_lines_skipped": scan.corrupt})
