@@ -145,6 +145,9 @@ class Catalog(Mapping[str, ApiSpec]):
         except KeyError:
             raise UnknownApiError(self._unknown_message(name)) from None
 
+    def get(self, name: str, default: ApiSpec | None = None) -> ApiSpec | None:  # type: ignore[override]
+        return self._specs.get(name, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
 

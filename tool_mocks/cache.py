@@ -1,8 +1,9 @@
 """A persistent response cache keyed by a canonical hash of (api, args).
 
 Reads hit an in-process dictionary first, then SQLite; writes go to the dictionary at once
-and to SQLite through one writer task that batches them in a worker thread, so the event loop
-never waits on the disk. SQLite runs in WAL mode with ``INSERT OR IGNORE``: several server
+and to SQLite in batches from a worker thread, so the event loop never waits on the disk: the
+first request that finds writes pending becomes the flusher and drains them (group commit),
+while the others only queue theirs. SQLite runs in WAL mode with ``INSERT OR IGNORE``: several server
 processes may share one file, and the first answer stored for a key is the one every process
 serves from then on (:meth:`ResponseCache.put_durable` reads it back for backends whose answers
 are not deterministic, such as a live upstream or an LLM).
@@ -19,7 +20,6 @@ from typing import Any, NamedTuple, Self
 
 import anyio
 import orjson
-from anyio.abc import TaskGroup
 
 __all__ = ("CachedReply", "ResponseCache", "cache_key", "canonical_args")
 
@@ -97,10 +97,9 @@ class ResponseCache:
         self._path = Path(path) if path is not None else None
         self._memory: dict[str, CachedReply] = {}
         self._pending: list[tuple[str, str, str, int, bytes]] = []
-        self._wake = anyio.Event()
+        self._flushing = False
         self._batch = batch
         self._db: _Db | None = None
-        self._tg: TaskGroup | None = None
         self._closed = False
 
     @property
@@ -111,9 +110,6 @@ class ResponseCache:
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             self._db = await anyio.to_thread.run_sync(_Db, self._path)
-            self._tg = anyio.create_task_group()
-            await self._tg.__aenter__()
-            self._tg.start_soon(self._writer)
         return self
 
     async def __aexit__(
@@ -129,12 +125,10 @@ class ResponseCache:
         if self._closed:
             return
         self._closed = True
-        if self._tg is not None:
-            tg, self._tg = self._tg, None
-            tg.cancel_scope.cancel()
-            await tg.__aexit__(None, None, None)
         with anyio.CancelScope(shield=True):
-            await self._flush()
+            while self._flushing:
+                await anyio.sleep(0.001)
+            await self.flush()
             if self._db is not None:
                 await anyio.to_thread.run_sync(self._db.close)
                 self._db = None
@@ -148,12 +142,12 @@ class ResponseCache:
             self._memory[key] = hit
         return hit
 
-    def put(self, key: str, api: str, args: str, reply: CachedReply) -> None:
-        """Store a deterministic reply; it reaches the disk with the next batch."""
+    async def put(self, key: str, api: str, args: str, reply: CachedReply) -> None:
+        """Store a deterministic reply; it reaches the disk with the current batch."""
         self._memory[key] = reply
         if self._db is not None:
             self._pending.append((key, api, args, reply.status, reply.body))
-            self._wake.set()
+            await self.flush()
 
     async def put_durable(self, key: str, api: str, args: str, reply: CachedReply) -> CachedReply:
         """Store now and return the reply the cache holds for ``key`` (the first one stored)."""
@@ -167,16 +161,19 @@ class ResponseCache:
     async def count(self) -> int:
         if self._db is None:
             return len(self._memory)
-        await self._flush()
+        await self.flush()
         return await anyio.to_thread.run_sync(self._db.count)
 
-    async def _writer(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = anyio.Event()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        while self._pending and self._db is not None:
-            rows, self._pending = self._pending[: self._batch], self._pending[self._batch :]
-            await anyio.to_thread.run_sync(self._db.put_many, rows)
+    async def flush(self) -> None:
+        """Write pending rows unless another caller is already doing it."""
+        if self._flushing or self._db is None:
+            return
+        self._flushing = True
+        try:
+            with anyio.CancelScope(shield=True):  # rows taken off the list must be written
+                while self._pending:
+                    rows = self._pending[: self._batch]
+                    del self._pending[: self._batch]
+                    await anyio.to_thread.run_sync(self._db.put_many, rows)
+        finally:
+            self._flushing = False

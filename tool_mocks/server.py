@@ -120,7 +120,7 @@ class ToolServer:
         reply = await backend.answer(spec, args, ctx)
         cached = CachedReply(reply.status, orjson.dumps(reply.body))
         if backend.deterministic:
-            self.cache.put(key, spec.name, canonical, cached)
+            await self.cache.put(key, spec.name, canonical, cached)
             return cached
         return await self.cache.put_durable(key, spec.name, canonical, cached)
 
@@ -159,8 +159,8 @@ class ToolServer:
             return web.Response(status=status, text="upstream service error (injected)")
         if fault == "reset":
             if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError("connection reset (injected)")
+                request.transport.abort()  # the client sees the connection drop mid-request
+            return web.Response(status=500)
         try:
             reply = await self.answer(spec, args)
         except UpstreamFault as exc:
