@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from ste_async import prompts
@@ -46,7 +47,7 @@ class YieldingLlm:
         self.max_running[api] = max(self.max_running.get(api, 0), self.running[api])
         try:
             for _ in range(self.rng.randrange(4)):
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
         finally:
             self.running[api] -= 1
         last = messages[-1]["content"]
@@ -64,7 +65,7 @@ class YieldingLlm:
 
 class OkTools:
     async def call(self, api: str, args: dict[str, Any]) -> ToolOutcome:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return ToolOutcome(kind="ok", status=200, body='{"ok":true}', attempts=1, latency_s=0.0)
 
 

@@ -97,7 +97,7 @@ class ResponseCache:
         self._path = Path(path) if path is not None else None
         self._memory: dict[str, CachedReply] = {}
         self._pending: list[tuple[str, str, str, int, bytes]] = []
-        self._flushing = False
+        self._flushing: anyio.Event | None = None  # set when the running flush ends
         self._batch = batch
         self._db: _Db | None = None
         self._closed = False
@@ -126,8 +126,8 @@ class ResponseCache:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
-            while self._flushing:
-                await anyio.sleep(0.001)
+            if self._flushing is not None:
+                await self._flushing.wait()
             await self.flush()
             if self._db is not None:
                 await anyio.to_thread.run_sync(self._db.close)
@@ -166,9 +166,9 @@ class ResponseCache:
 
     async def flush(self) -> None:
         """Write pending rows unless another caller is already doing it."""
-        if self._flushing or self._db is None:
+        if self._flushing is not None or self._db is None:
             return
-        self._flushing = True
+        done = self._flushing = anyio.Event()
         try:
             with anyio.CancelScope(shield=True):  # rows taken off the list must be written
                 while self._pending:
@@ -176,4 +176,5 @@ class ResponseCache:
                     del self._pending[: self._batch]
                     await anyio.to_thread.run_sync(self._db.put_many, rows)
         finally:
-            self._flushing = False
+            self._flushing = None
+            done.set()
