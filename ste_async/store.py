@@ -7,10 +7,9 @@ Layout::
       episodes/<api>.jsonl  one finished episode per line (see ``records.py``)
       .lock                 held while a process writes the run
 
-A line is written whole, with its newline, by one writer task that batches records and flushes
-and fsyncs each batch from a worker thread, so the event loop never waits on the disk. A crash
-can leave at most a torn last line; readers skip it (and count it), and the next writer starts
-on a fresh line, never overwriting it.
+Lines are written whole by :class:`~ste_async._appendlog.AppendLog` (one writer task, batches
+fsynced from a worker thread). A crash can leave at most a torn last line; readers skip it and
+count it, and the next writer starts on a fresh line, never overwriting it.
 """
 
 from __future__ import annotations
@@ -21,13 +20,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any, Self
 
-import anyio
 import msgspec
-from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._appendlog import AppendLog
 from .errors import StoreError
 from .ids import shard_filename
 from .records import SCHEMA_VERSION, EpisodeRecord, encode_record
@@ -117,54 +114,18 @@ def iter_records(run_dir: str | Path) -> Iterator[EpisodeRecord]:
                     yield record
 
 
-class _Files:
-    """Open shard files; used only from the writer's worker thread."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.open: dict[str, IO[bytes]] = {}
-
-    def write(self, batch: list[tuple[str, bytes]]) -> None:
-        touched: dict[str, IO[bytes]] = {}
-        for api, line in batch:
-            f = self.open.get(api)
-            if f is None:
-                f = self._open(api)
-            f.write(line)
-            touched[api] = f
-        for f in touched.values():
-            f.flush()
-            os.fsync(f.fileno())
-
-    def _open(self, api: str) -> IO[bytes]:
-        path = self.folder / shard_filename(api)
-        f = path.open("ab")
-        if f.tell() > 0:
-            with path.open("rb") as r:
-                r.seek(-1, os.SEEK_END)
-                if r.read(1) != b"\n":
-                    f.write(b"\n")  # isolate a torn line left by a crash
-        self.open[api] = f
-        return f
-
-    def close(self) -> None:
-        for f in self.open.values():
-            f.close()
-        self.open.clear()
-
-
 class RunStore:
     """Owns a run directory while a run writes it: lock, metadata and the writer task."""
 
     def __init__(self, run_dir: str | Path, *, queue_size: int = 4096):
         self.dir = Path(run_dir)
-        self._queue_size = queue_size
-        self._send: MemoryObjectSendStream[tuple[str, bytes]] | None = None
-        self._receive: MemoryObjectReceiveStream[tuple[str, bytes]] | None = None
-        self._tg: TaskGroup | None = None
+        self._log = AppendLog(self.dir, queue_size=queue_size)
         self._lock_fd: int | None = None
-        self._files: _Files | None = None
-        self.written = 0
+        self._open = False
+
+    @property
+    def written(self) -> int:
+        return self._log.written
 
     async def __aenter__(self) -> Self:
         try:
@@ -178,12 +139,8 @@ class RunStore:
             os.close(fd)
             raise StoreError(f"{self.dir} is being written by another process") from None
         self._lock_fd = fd
-        self._files = _Files(self.dir / "episodes")
-        send, receive = anyio.create_memory_object_stream[tuple[str, bytes]](self._queue_size)
-        self._send, self._receive = send, receive
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._writer, receive)
+        await self._log.__aenter__()
+        self._open = True
         return self
 
     async def __aexit__(
@@ -192,30 +149,9 @@ class RunStore:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Write what is queued, then release everything; closing twice is harmless."""
-        if self._send is not None:
-            send, self._send = self._send, None
-            send.close()  # the writer drains the queue and returns
-        if self._tg is not None:
-            tg, self._tg = self._tg, None
-            await tg.__aexit__(None, None, None)
-        if self._receive is not None and self._files is not None:
-            # cancelled before the writer drained the queue: write the rest here
-            rest: list[tuple[str, bytes]] = []
-            while True:
-                try:
-                    rest.append(self._receive.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
-                    break
-            if rest:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._files.write, rest)
-                self.written += len(rest)
-            self._receive.close()
-            self._receive = None
-        if self._files is not None:
-            self._files.close()
-            self._files = None
+        """Write what is queued, then release the lock; closing twice is harmless."""
+        self._open = False
+        await self._log.aclose()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -238,21 +174,13 @@ class RunStore:
 
     async def append(self, record: EpisodeRecord) -> None:
         """Queue one finished episode; waits only when the writer is far behind."""
-        if self._send is None:
+        if not self._open:
             raise StoreError("the store is closed")
-        await self._send.send((record.api, encode_record(record) + b"\n"))
+        await self._log.append(f"episodes/{shard_filename(record.api)}",
+                               encode_record(record) + b"\n")
 
-    async def _writer(self, receive: MemoryObjectReceiveStream[tuple[str, bytes]]) -> None:
-        assert self._files is not None
-        files = self._files
-        async for first in receive:
-            batch = [first]
-            while len(batch) < 1024:
-                try:
-                    batch.append(receive.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream):
-                    break
-            # shielded: a batch taken off the queue always reaches the disk
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(files.write, batch)
-            self.written += len(batch)
+    async def append_line(self, name: str, line: bytes) -> None:
+        """Queue a line for another append-only file of the run (a cassette)."""
+        if not self._open:
+            raise StoreError("the store is closed")
+        await self._log.append(name, line)

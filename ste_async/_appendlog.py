@@ -1,0 +1,132 @@
+"""Append-only JSONL files written by one task, batched, flushed and fsynced off the loop.
+
+Callers queue whole lines (each ending in a newline) for a file named relative to a root
+folder; one writer task takes what is queued, writes it from a worker thread and fsyncs every
+file it touched before taking more. A line is either entirely on disk or absent; a crash can
+leave only a torn last line, which the next writer isolates by starting on a fresh line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+__all__ = ("AppendLog",)
+
+_Item = tuple[str, bytes]
+
+
+class _Files:
+    """Open files by relative name; touched only from the writer's worker thread."""
+
+    def __init__(self, root: Path, fsync: bool):
+        self.root = root
+        self.fsync = fsync
+        self.open: dict[str, IO[bytes]] = {}
+
+    def write(self, batch: list[_Item]) -> None:
+        touched: dict[str, IO[bytes]] = {}
+        for name, line in batch:
+            f = self.open.get(name) or self._open(name)
+            f.write(line)
+            touched[name] = f
+        for f in touched.values():
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+
+    def _open(self, name: str) -> IO[bytes]:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = path.open("ab")
+        if f.tell() > 0:
+            with path.open("rb") as r:
+                r.seek(-1, os.SEEK_END)
+                if r.read(1) != b"\n":
+                    f.write(b"\n")  # isolate a torn line left by a crash
+        self.open[name] = f
+        return f
+
+    def close(self) -> None:
+        for f in self.open.values():
+            f.close()
+        self.open.clear()
+
+
+class AppendLog:
+    """Async context manager owning the writer task; closing flushes everything queued."""
+
+    def __init__(self, root: str | Path, *, queue_size: int = 4096, fsync: bool = True):
+        self.root = Path(root)
+        self._queue_size = queue_size
+        self._fsync = fsync
+        self._send: MemoryObjectSendStream[_Item] | None = None
+        self._receive: MemoryObjectReceiveStream[_Item] | None = None
+        self._tg: TaskGroup | None = None
+        self._files: _Files | None = None
+        self.written = 0
+
+    async def __aenter__(self) -> Self:
+        self._files = _Files(self.root, self._fsync)
+        self._send, self._receive = anyio.create_memory_object_stream[_Item](self._queue_size)
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._writer, self._receive, self._files)
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def append(self, name: str, line: bytes) -> None:
+        """Queue ``line`` for the file ``name``; waits only when the writer is far behind."""
+        if self._send is None:
+            raise RuntimeError("the append log is closed")
+        await self._send.send((name, line))
+
+    async def aclose(self) -> None:
+        """Write what is queued, then release everything; closing twice is harmless."""
+        if self._send is not None:
+            send, self._send = self._send, None
+            send.close()  # the writer drains the queue and returns
+        if self._tg is not None:
+            tg, self._tg = self._tg, None
+            await tg.__aexit__(None, None, None)
+        if self._receive is not None and self._files is not None:
+            # cancelled before the writer drained the queue: write the rest here
+            rest: list[_Item] = []
+            while True:
+                try:
+                    rest.append(self._receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                    break
+            if rest:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._files.write, rest)
+                self.written += len(rest)
+        if self._receive is not None:
+            self._receive.close()
+            self._receive = None
+        if self._files is not None:
+            self._files.close()
+            self._files = None
+
+    async def _writer(self, receive: MemoryObjectReceiveStream[_Item], files: _Files) -> None:
+        async for first in receive:
+            batch = [first]
+            while len(batch) < 1024:
+                try:
+                    batch.append(receive.receive_nowait())
+                except (anyio.WouldBlock, anyio.EndOfStream):
+                    break
+            # shielded: a batch taken off the queue always reaches the disk
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(files.write, batch)
+            self.written += len(batch)
