@@ -49,7 +49,7 @@ class EchoTools:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
-    async def call(self, api: str, args: dict[str, Any]) -> ToolOutcome:
+    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
         self.calls.append((api, args))
         if "text" not in args:
             return ToolOutcome(kind="api_error", status=400, body='{"error":"missing text"}',

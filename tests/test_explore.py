@@ -64,7 +64,7 @@ class YieldingLlm:
 
 
 class OkTools:
-    async def call(self, api: str, args: dict[str, Any]) -> ToolOutcome:
+    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
         await anyio.lowlevel.checkpoint()
         return ToolOutcome(kind="ok", status=200, body='{"ok":true}', attempts=1, latency_s=0.0)
 

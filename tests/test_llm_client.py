@@ -108,7 +108,7 @@ async def test_a_4xx_is_not_retried() -> None:
 
 
 async def test_retry_budget_is_finite() -> None:
-    flaky, serving = await flaky_server([503] * 20)
+    _flaky, serving = await flaky_server([503] * 20)
     async with serving as url, client([url]) as llm:
         with pytest.raises(RetryBudgetExceeded, match="6 attempts"):
             await llm.complete(MESSAGES, stop=None, seed=1, temperature=1.0, max_tokens=5)

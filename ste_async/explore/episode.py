@@ -9,7 +9,7 @@ conversation prefix stays the same from call to call.
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from .. import prompts
 from ..catalog import ApiSpec
@@ -43,7 +43,7 @@ class Llm(Protocol):
 
 
 class Tools(Protocol):
-    async def call(self, api: str, args: dict) -> ToolOutcome: ...  # type: ignore[type-arg]
+    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome: ...
 
 
 def _stats(c: Completion) -> CallStats:
@@ -178,7 +178,8 @@ class _EpisodeRun:
             if step.kind == "feedback":
                 assert step.observation is not None
             else:
-                outcome = await self.tools.call(self.spec.name, step.args or {})
+                outcome = await self.tools.call(self.spec.name, step.args or {},
+                                                context=f"{self.id}/{t}/{turn}")
                 step.observation = render_observation(outcome, self.config.observation_max_chars)
                 step.tool_status = outcome.status
                 step.tool_kind = outcome.kind

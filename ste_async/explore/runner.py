@@ -13,6 +13,7 @@ import aiohttp
 import anyio
 import msgspec
 
+from ..cassette import Cassette, CassetteMode, RecordedLlm, RecordedTools
 from ..catalog import ApiSpec, load_catalog
 from ..config import ExploreConfig
 from ..errors import ConfigError, StoreError
@@ -154,10 +155,17 @@ async def explore(
     *,
     resume: bool = False,
     mock_llm: Any | None = None,
+    cassette: CassetteMode = "record",
+    replay_from: str | Path | None = None,
     display: bool = True,
     handle_signals: bool = True,
 ) -> RunOutcome:
-    """Run (or resume) an exploration into ``run_dir``."""
+    """Run (or resume) an exploration into ``run_dir``.
+
+    ``cassette`` records every exchange into the run directory (a resume replays what the
+    interrupted run recorded and goes on live). ``replay_from`` runs offline from another
+    run's cassettes, contacting no server at all.
+    """
     run_dir = Path(run_dir)
     catalog = load_catalog(config.catalog)
     specs = catalog.select(config.apis) if config.apis else list(catalog.values())
@@ -170,29 +178,53 @@ async def explore(
                              "or choose another --out")
         if meta is not None:
             _check_resume(meta, config, run_dir)
+        if resume and cassette == "record":
+            cassette = "replay-then-live"
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
         pending, memory, already = plan_run(config, specs, scan)
         metrics = Metrics(total_episodes=config.episodes * len(specs), already_done=already)
-        store.write_meta({"config": config.to_builtins(), "apis": [s.name for s in specs],
-                          "corrupt_lines_skipped": scan.corrupt})
+        run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
+                    "corrupt_lines_skipped": scan.corrupt}
+        store.write_meta(run_meta)
+
+        if replay_from is not None:
+            source = Path(replay_from)
+            model = str(msgspec.json.decode((source / "run.json").read_bytes())
+                         .get("model") or config.model)
+            llm = RecordedLlm(None, Cassette(source, "llm", "replay"), model)
+            tools = RecordedTools(None, Cassette(source, "tools", "replay"))
+            explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
+            await _drive(explorer, None, metrics, display, handle_signals)
+            return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
+                              run_dir=str(run_dir))
+
         async with _services(config, mock_llm) as (llm_urls, tools_url):
             async with (
                 ToolClient(tools_url, concurrency=config.tool_concurrency,
                            timeouts=config.tool_timeouts, retry=config.tool_retry,
-                           seed=config.seed) as tools,
+                           seed=config.seed) as tool_client,
             ):
-                model = await _preflight(llm_urls, tools, specs, config.model,
+                model = await _preflight(llm_urls, tool_client, specs, config.model,
                                          config.llm_timeouts.connect)
+                store.write_meta({**run_meta, "model": model, "cassette": cassette})
                 async with LlmClient(llm_urls, model, concurrency=config.llm_concurrency,
                                      timeouts=config.llm_timeouts, retry=config.llm_retry,
-                                     api_key_env=config.api_key_env, seed=config.seed) as llm:
-                    explorer = Explorer(config, specs, pending, memory, llm, tools, store,
-                                        metrics)
-                    await _drive(explorer, _Status(llm, tools), metrics, display, handle_signals)
+                                     api_key_env=config.api_key_env, seed=config.seed) as client:
+                    llm_side: Any = client
+                    tool_side: Any = tool_client
+                    if cassette != "off":
+                        llm_side = RecordedLlm(
+                            client, Cassette(run_dir, "llm", cassette, store.append_line), model)
+                        tool_side = RecordedTools(
+                            tool_client, Cassette(run_dir, "tools", cassette, store.append_line))
+                    explorer = Explorer(config, specs, pending, memory, llm_side, tool_side,
+                                        store, metrics)
+                    await _drive(explorer, _Status(client, tool_client), metrics, display,
+                                 handle_signals)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 
-async def _drive(explorer: Explorer, status: _Status, metrics: Metrics, display: bool,
+async def _drive(explorer: Explorer, status: _Status | None, metrics: Metrics, display: bool,
                  handle_signals: bool) -> None:
     async with anyio.create_task_group() as tg:
         if handle_signals:

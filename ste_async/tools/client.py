@@ -111,8 +111,11 @@ class ToolClient:
             resp.raise_for_status()
             return orjson.loads(await resp.read())
 
-    async def call(self, api: str, args: dict[str, Any]) -> ToolOutcome:
-        """Call ``api`` with ``args``; never raises for a fault of the tool or the wire."""
+    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
+        """Call ``api`` with ``args``; never raises for a fault of the tool or the wire.
+
+        ``context`` names the call's place in the protocol; only recorders use it.
+        """
         body = orjson.dumps({"api": api, "args": args})
         started = time.monotonic()
         self.calls += 1
