@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from .cassette import CASSETTE_MODES
 from .errors import ConfigError, SteError
 
 __all__ = ("main",)
@@ -79,6 +80,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--no-reflection", dest="reflection", action="store_false", default=None)
     p.add_argument("--mock-latency-ms", type=float, default=0.0)
     p.add_argument("--mock-error-rate", type=float, default=0.2)
+    p.add_argument("--cassette", choices=CASSETTE_MODES, default="record",
+                   help="record every exchange (default; --resume then replays them), "
+                        "replay offline, or off")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_cmd_explore)
 
@@ -111,7 +115,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
           f"-> {args.out}", file=sys.stderr)
     outcome = _run_async(lambda: explore(config, args.out, resume=args.resume, mock_llm=mock,
-                                         display=not args.quiet))
+                                         cassette=args.cassette, display=not args.quiet))
     print(outcome.metrics.summary())
     print(f"run directory: {outcome.run_dir}")
     if outcome.interrupted:
@@ -196,6 +200,25 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_replay(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("replay", help="re-run a recorded run offline and compare trajectories")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--out", type=Path, help="where the replay writes (default RUN_DIR/replay)")
+    p.set_defaults(func=_cmd_replay)
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay_run
+
+    report = _run_async(replay_run, args.run_dir, args.out)
+    print(f"replayed {report.episodes} episodes offline into {report.out}: "
+          f"{report.identical} identical, {len(report.different)} different, "
+          f"{len(report.missing)} missing")
+    for episode in (report.different + report.missing)[:20]:
+        print(f"  not reproduced: {episode}")
+    return EXIT_OK if report.identical == report.episodes else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ste-async",
@@ -203,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_explore, _add_export, _add_serve_tools, _add_serve_llm, _add_score):
+    for add in (_add_explore, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
+                _add_score):
         add(sub)
     return parser
 
@@ -220,8 +244,24 @@ def main(argv: list[str] | None = None) -> int:
     except SteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BaseExceptionGroup as group:
+        # a task group reports the error of one episode wrapped; show ours plainly
+        ours = _first_ste_error(group)
+        if ours is None:
+            raise
+        print(f"error: {ours}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _first_ste_error(group: BaseExceptionGroup) -> SteError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, SteError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup) and (found := _first_ste_error(exc)):
+            return found
+    return None
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +131,11 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
 
 
 def plan_run(
-    config: ExploreConfig, specs: list[ApiSpec], scan: ScanResult
+    config: ExploreConfig, specs: list[ApiSpec], scan: ScanResult,
+    only: Collection[str] | None = None,
 ) -> tuple[dict[str, list[int]], dict[str, MemoryShard], int]:
-    """What is left to do: pending episodes per API, memory rebuilt from finished ones, and
-    how many episodes of this run are already finished."""
+    """What is left to do: pending episodes per API (restricted to the ids in ``only`` when
+    given), memory rebuilt from finished ones, and how many are already finished."""
     memory = {s.name: MemoryShard(s.name) for s in specs}
     done_by_api: dict[str, list[Any]] = {}
     for head in scan.heads.values():
@@ -142,7 +143,11 @@ def plan_run(
     for api, shard in memory.items():
         shard.restore(done_by_api.get(api, ()))
     pending = {
-        s.name: [e for e in range(config.episodes) if episode_id(s.name, e) not in scan.heads]
+        s.name: [
+            e for e in range(config.episodes)
+            if episode_id(s.name, e) not in scan.heads
+            and (only is None or episode_id(s.name, e) in only)
+        ]
         for s in specs
     }
     already = sum(config.episodes - len(p) for p in pending.values())
@@ -157,6 +162,7 @@ async def explore(
     mock_llm: Any | None = None,
     cassette: CassetteMode = "record",
     replay_from: str | Path | None = None,
+    only: Collection[str] | None = None,
     display: bool = True,
     handle_signals: bool = True,
 ) -> RunOutcome:
@@ -181,8 +187,9 @@ async def explore(
         if resume and cassette == "record":
             cassette = "replay-then-live"
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
-        pending, memory, already = plan_run(config, specs, scan)
-        metrics = Metrics(total_episodes=config.episodes * len(specs), already_done=already)
+        pending, memory, already = plan_run(config, specs, scan, only)
+        total = config.episodes * len(specs) if only is None else len(only)
+        metrics = Metrics(total_episodes=total, already_done=already)
         run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
                     "corrupt_lines_skipped": scan.corrupt}
         store.write_meta(run_meta)
