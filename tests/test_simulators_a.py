@@ -8,26 +8,20 @@ import string
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import orjson
 import pytest
 
 import tool_mocks.simulators  # noqa: F401  (registers every simulator)
-from ste_async.catalog import ApiSpec
+from ste_async.catalog import builtin_catalog
 from tool_mocks.simulators._base import REGISTRY, Reply, SimContext
 from tool_mocks.simulators.numbers import english_words, math_facts, spanish_words
 from tool_mocks.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {
-    s.name: s
-    for s in msgspec.json.decode(
-        (ROOT / "ste_async" / "data" / "apis_a.json").read_bytes(), type=list[ApiSpec]
-    )
-}
 PLAYBOOK: dict[str, list[dict[str, Any]]] = json.loads(
     (ROOT / "tool_mocks" / "data" / "playbook_a.json").read_text(encoding="utf-8")
 )
+SPECS = {n: builtin_catalog()[n] for n in PLAYBOOK if "#" not in n}
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ste"
 TODAY = dt.date(2024, 5, 17)
 

@@ -188,6 +188,8 @@ def _looks_failed(observation: str) -> bool:
 
 
 class _MockLlm:
+    served = 0  # replies sent by every instance in this process (tests read it)
+
     def __init__(self, config: MockLlmConfig):
         self.config = config
         self.policy = ScriptedPolicy(config.error_rate)
@@ -240,6 +242,7 @@ async def _chat(request: web.Request) -> web.Response:
     finally:
         state.in_flight -= 1
     state.generated_tokens += completion_tokens
+    _MockLlm.served += 1
     body = {
         "id": f"chatcmpl-{state.requests}",
         "object": "chat.completion",

@@ -16,7 +16,7 @@ import msgspec
 from ..cassette import Cassette, CassetteMode, RecordedLlm, RecordedTools
 from ..catalog import ApiSpec, load_catalog
 from ..config import ExploreConfig
-from ..errors import ConfigError, StoreError
+from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
 from ..store import RunStore, ScanResult, scan_run
@@ -233,13 +233,19 @@ async def explore(
 
 async def _drive(explorer: Explorer, status: _Status | None, metrics: Metrics, display: bool,
                  handle_signals: bool) -> None:
+    error: SteError | None = None
     async with anyio.create_task_group() as tg:
         if handle_signals:
             tg.start_soon(_on_signals, explorer, tg.cancel_scope)
         if display:
             tg.start_soon(progress_loop, metrics, status)
-        await explorer.run()
+        try:
+            await explorer.run()
+        except SteError as exc:
+            error = exc  # raised below, outside the task group, so it is not wrapped
         tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
 
 
 async def _on_signals(explorer: Explorer, scope: anyio.CancelScope) -> None:

@@ -21,7 +21,7 @@ from anyio.abc import TaskGroup
 
 from ..catalog import ApiSpec
 from ..config import ExploreConfig
-from ..errors import RetryBudgetExceeded
+from ..errors import RetryBudgetExceeded, SteError
 from ..store import RunStore
 from .episode import Llm, Tools, run_episode
 from .memory import MemoryShard
@@ -60,7 +60,9 @@ class Explorer:
         self._changed = anyio.Event()
         self._in_flight = 0
         self._admit_scope: anyio.CancelScope | None = None
+        self._run_scope: anyio.CancelScope | None = None
         self.stopping = False
+        self.fatal: SteError | None = None  # an error that ends the whole run
 
     def stop(self) -> None:
         """Stop admitting; in-flight episodes drain (see ``drain_seconds``)."""
@@ -71,7 +73,9 @@ class Explorer:
             self._notify()
 
     async def run(self) -> None:
+        """Admit and run every pending episode; raises the error that ended the run, if any."""
         async with anyio.create_task_group() as tg:
+            self._run_scope = tg.cancel_scope
             with anyio.CancelScope() as self._admit_scope:
                 await self._admit(tg)
             while self._in_flight and not self.stopping:
@@ -83,6 +87,8 @@ class Explorer:
                     while self._in_flight:
                         await self._changed.wait()
                 tg.cancel_scope.cancel()
+        if self.fatal is not None:
+            raise self.fatal
 
     def _notify(self) -> None:
         # swap before setting, so every waiter of the old event wakes and none can miss one
@@ -127,6 +133,15 @@ class Explorer:
             self.memory[spec.name].discard_episode(episode)
             self.metrics.episode_failed(spec.name, str(exc))
             log.error("episode %s#%d abandoned: %s", spec.name, episode, exc)
+        except SteError as exc:
+            # not a fault of this episode (a replay miss, a closed store): end the run cleanly
+            self.memory[spec.name].discard_episode(episode)
+            self.metrics.episode_failed(spec.name, str(exc))
+            if self.fatal is None:
+                self.fatal = exc
+                self.stopping = True
+                if self._run_scope is not None:
+                    self._run_scope.cancel()
         finally:
             self.running[spec.name] -= 1
             self._in_flight -= 1

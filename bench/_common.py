@@ -1,0 +1,71 @@
+"""Helpers shared by the benchmarks: child servers pinned to a core, results on disk."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+__all__ = ("RESULTS", "child_server", "free_port", "pin", "write_result")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pin(core: int) -> None:
+    """Pin this process to one core where the OS allows it (Linux)."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > core:
+        os.sched_setaffinity(0, {core})
+
+
+@contextlib.contextmanager
+def child_server(args: list[str], port: int, core: int | None = None,
+                 health: str = "/health") -> Iterator[str]:
+    """Run ``python -m ...args`` as a child (pinned to ``core``), wait for health, yield URL."""
+    cmd = [sys.executable, "-m", *args]
+    if core is not None and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > core:
+        cmd = ["taskset", "-c", str(core), *cmd]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + health, timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError(f"server {' '.join(args)} did not start: {err[-2000:]}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    data = {"benchmark": name, "machine": platform.machine(), "cores": os.cpu_count(),
+            "python": platform.python_version(), **data}
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path

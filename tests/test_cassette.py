@@ -1,0 +1,60 @@
+"""Recording, offline replay, and resume that repeats no recorded LLM call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ste_async.config import ExploreConfig
+from ste_async.errors import ReplayMissError
+from ste_async.explore.runner import explore
+from ste_async.records import trajectory_bytes
+from ste_async.replay import replay_run
+from ste_async.store import iter_records, scan_run
+from tool_mocks.llm import MockLlmConfig
+
+CONFIG = ExploreConfig(apis=("add_date", "Numbers%%Get math fact"), episodes=3, trials=3)
+
+
+async def record(run: Path) -> None:
+    await explore(CONFIG, run, mock_llm=MockLlmConfig(error_rate=0.3), display=False,
+                  handle_signals=False)
+
+
+async def test_replay_reproduces_every_trajectory(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    await record(run)
+    report = await replay_run(run, tmp_path / "again")
+    assert report.episodes == 6 and report.identical == 6
+    assert not report.different and not report.missing
+
+
+async def test_resume_replays_recorded_work_instead_of_asking_again(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    await record(run)
+    before = {r.id: trajectory_bytes(r) for r in iter_records(run)}
+    # lose the last episode of each shard, as a crash after its calls but before its line would
+    for shard in (run / "episodes").glob("*.jsonl"):
+        lines = shard.read_bytes().splitlines(keepends=True)
+        shard.write_bytes(b"".join(lines[:-1]))
+    assert len(scan_run(run).heads) == 4
+    from tool_mocks.llm import _MockLlm
+
+    served_before = _MockLlm.served
+    outcome = await explore(CONFIG, run, resume=True, mock_llm=MockLlmConfig(error_rate=0.3),
+                            display=False, handle_signals=False)
+    assert _MockLlm.served == served_before  # every LLM reply came from the cassette
+    assert outcome.metrics.done == 6
+    after = {r.id: trajectory_bytes(r) for r in iter_records(run)}
+    assert after == before
+
+
+async def test_a_replay_miss_names_the_request(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    await record(run)
+    cassette = run / "cassettes" / "llm.jsonl"
+    lines = cassette.read_bytes().splitlines(keepends=True)
+    cassette.write_bytes(b"".join(lines[:5]) + b'{"key":"torn')  # and a torn last line
+    with pytest.raises(ReplayMissError, match=r"LLM request of .*#\d seed \d+ .*cannot be replayed"):
+        await replay_run(run, tmp_path / "again")
