@@ -130,7 +130,7 @@ class Metrics:
         rows = [head, "-" * len(head)]
         for api in sorted(self.per_api):
             a = self.per_api[api]
-            name = api if len(api) <= 58 else api[:55] + "..."
+            name = api if len(api) <= 58 else api[:27] + "..." + api[-28:]
             rows.append(
                 f"{name:<58} {a.episodes:>4} {a.trials:>6} {a.calls:>6} {a.api_errors:>7} "
                 f"{a.feedback:>8} {a.finals:>6} {a.solved:>6}"
