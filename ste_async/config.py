@@ -87,7 +87,9 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     seed: int = 0
     llm_timeouts: Timeouts = Timeouts()
     tool_timeouts: Timeouts = Timeouts(read=60.0, total=120.0)
-    llm_retry: RetryConfig = RetryConfig()
+    # an LLM server that is down should be waited for, not given up on quickly: the bound is
+    # mostly time (15 minutes), at most 10 s between tries
+    llm_retry: RetryConfig = RetryConfig(attempts=200, base=0.5, cap=10.0, max_elapsed=900.0)
     tool_retry: RetryConfig = RetryConfig(attempts=6, base=0.2, cap=10.0, max_elapsed=120.0)
     drain_seconds: float = 30.0
 

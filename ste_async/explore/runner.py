@@ -70,7 +70,8 @@ def _check_resume(meta: dict[str, Any], config: ExploreConfig, run_dir: Path) ->
 
 
 @contextlib.asynccontextmanager
-async def _services(config: ExploreConfig, mock_llm: Any | None) -> AsyncIterator[tuple[list[str], str]]:
+async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: Any | None
+                    ) -> AsyncIterator[tuple[list[str], str]]:
     """Start the in-process servers the run needs; yields (LLM URLs, tools URL)."""
     async with contextlib.AsyncExitStack() as stack:
         tools_url = config.tools_url
@@ -78,9 +79,9 @@ async def _services(config: ExploreConfig, mock_llm: Any | None) -> AsyncIterato
             from tool_mocks.config import ToolServerConfig
             from tool_mocks.server import serve_tools
 
-            tools_url = await stack.enter_async_context(
-                serve_tools(ToolServerConfig(port=0, catalog=config.catalog, seed=config.seed))
-            )
+            tool_server = tool_server or ToolServerConfig(
+                port=0, catalog=config.catalog, seed=config.seed)
+            tools_url = await stack.enter_async_context(serve_tools(tool_server))
         llm_urls = list(config.llm_urls)
         if mock_llm is not None:
             from tool_mocks.llm import serve_mock_llm
@@ -160,6 +161,7 @@ async def explore(
     *,
     resume: bool = False,
     mock_llm: Any | None = None,
+    tool_server: Any | None = None,
     cassette: CassetteMode = "record",
     replay_from: str | Path | None = None,
     only: Collection[str] | None = None,
@@ -167,6 +169,9 @@ async def explore(
     handle_signals: bool = True,
 ) -> RunOutcome:
     """Run (or resume) an exploration into ``run_dir``.
+
+    ``mock_llm`` (a MockLlmConfig) runs the scripted LLM in-process; without ``tools_url`` in
+    the config the tool server runs in-process too, configured by ``tool_server``.
 
     ``cassette`` records every exchange into the run directory (a resume replays what the
     interrupted run recorded and goes on live). ``replay_from`` runs offline from another
@@ -205,7 +210,7 @@ async def explore(
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
                               run_dir=str(run_dir))
 
-        async with _services(config, mock_llm) as (llm_urls, tools_url):
+        async with _services(config, mock_llm, tool_server) as (llm_urls, tools_url):
             async with (
                 ToolClient(tools_url, concurrency=config.tool_concurrency,
                            timeouts=config.tool_timeouts, retry=config.tool_retry,
