@@ -114,6 +114,11 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
                 async with session.get(url.rstrip("/") + "/v1/models") as resp:
                     resp.raise_for_status()
                     data = await resp.json(content_type=None)
+            except aiohttp.ClientResponseError as exc:
+                raise ConfigError(
+                    f"LLM server {url} answered HTTP {exc.status} to GET /v1/models; is it an "
+                    "OpenAI-compatible server?"
+                ) from None
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise ConfigError(
                     f"LLM server {url} is unreachable ({type(exc).__name__}); start one "
