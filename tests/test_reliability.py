@@ -11,7 +11,7 @@ import pytest
 from ste_async.catalog import load_catalog
 from ste_async.config import ExploreConfig, RetryConfig, Timeouts
 from ste_async.errors import CatalogError
-from ste_async.explore.metrics import Metrics
+from ste_async.explore.metrics import Live, Metrics
 from ste_async.explore.runner import explore
 from ste_async.ids import shard_filename
 from ste_async.store import iter_records, scan_run
@@ -84,7 +84,7 @@ async def test_llm_outage_mid_run_waits_then_finishes(tmp_path: Path) -> None:
     assert down.is_set()
     assert outcome.metrics.done == 8 and outcome.metrics.failed == 0
     assert outcome.metrics.llm_retries > 0
-    assert "WAITING for the LLM server (12s)" in Metrics(1).line(llm_waiting_s=12.0)
+    assert "WAITING for the LLM server (12s)" in Metrics(1).line(Live(llm_waiting_s=12.0))
 
 
 async def test_garbage_and_empty_llm_replies_become_feedback(tmp_path: Path) -> None:

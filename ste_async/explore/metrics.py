@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
-from typing import TextIO
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import NamedTuple, TextIO
 
 import anyio
+import msgspec
 
 from ..records import EpisodeRecord
 
-__all__ = ("ApiTally", "Metrics", "progress_loop")
+__all__ = ("ApiTally", "Live", "Metrics", "Rates", "progress_loop")
+
+
+class Live(msgspec.Struct, frozen=True, kw_only=True):
+    """What the clients report right now."""
+
+    llm_calls: int = 0
+    completion_tokens: int = 0
+    tool_calls: int = 0
+    llm_in_flight: int = 0
+    tool_in_flight: int = 0
+    retries: int = 0
+    llm_waiting_s: float | None = None
+
+
+class Rates(NamedTuple):
+    llm_per_s: float
+    tokens_per_s: float
+    tools_per_s: float
 
 
 class ApiTally:
@@ -91,21 +111,22 @@ class Metrics:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def line(self, *, llm_waiting_s: float | None = None, llm_in_flight: int = 0,
-             tool_in_flight: int = 0) -> str:
+    def line(self, live: Live | None = None, rates: Rates | None = None) -> str:
+        """The status line: progress from the records, live figures from the clients."""
+        live = live or Live()
         t = max(self.elapsed, 1e-9)
         fresh = self.done - self.resumed
-        rate = fresh / t
         left = self.total - self.done
-        eta = f"{left / rate:,.0f}s" if rate > 0 else "?"
-        tools = sum(self.tool_kinds.values())
+        eta = f"{left * t / fresh:,.0f}s" if fresh > 0 else "?"
+        if rates is None:
+            rates = Rates(live.llm_calls / t, live.completion_tokens / t, live.tool_calls / t)
         parts = [
             f"episodes {self.done:,}/{self.total:,}",
             f"running {self.running}",
-            f"LLM {self.llm_calls / t:,.1f} req/s",
-            f"{self.completion_tokens / t:,.0f} tok/s",
-            f"tools {tools / t:,.1f} calls/s",
-            f"in flight llm {llm_in_flight} tools {tool_in_flight}",
+            f"LLM {rates.llm_per_s:,.1f} req/s",
+            f"{rates.tokens_per_s:,.0f} tok/s",
+            f"tools {rates.tools_per_s:,.1f} calls/s",
+            f"in flight llm {live.llm_in_flight} tools {live.tool_in_flight}",
             f"ETA {eta}",
         ]
         errs = []
@@ -115,12 +136,14 @@ class Metrics:
             errs.append(f"api {self.tool_kinds['api_error']}")
         if self.tool_kinds["unavailable"]:
             errs.append(f"unavailable {self.tool_kinds['unavailable']}")
+        if live.retries:
+            errs.append(f"retries {live.retries}")
         if self.failed:
             errs.append(f"failed {self.failed}")
         if errs:
             parts.append("errors: " + " ".join(errs))
-        if llm_waiting_s is not None:
-            parts.append(f"WAITING for the LLM server ({llm_waiting_s:.0f}s)")
+        if live.llm_waiting_s is not None:
+            parts.append(f"WAITING for the LLM server ({live.llm_waiting_s:.0f}s)")
         return " | ".join(parts)
 
     def summary(self) -> str:
@@ -150,25 +173,34 @@ class Metrics:
 
 async def progress_loop(
     metrics: Metrics,
-    status: object,
+    snapshot: Callable[[], Live],
     *,
     stream: TextIO = sys.stderr,
     interval: float = 0.5,
+    window: float = 5.0,
 ) -> None:
-    """Redraw the progress line until cancelled (a plain line per interval when not a tty).
+    """Redraw the status line until cancelled (a plain line every 10 s when not a tty).
 
-    ``status`` is anything with ``llm_waiting_s``, ``llm_in_flight`` and ``tool_in_flight``.
+    Rates are measured over the last ``window`` seconds, so they show the present pace.
     """
     tty = stream.isatty()
     every = interval if tty else max(interval, 10.0)
+    history: deque[tuple[float, Live]] = deque()
     try:
         while True:
             await anyio.sleep(every)
-            text = metrics.line(
-                llm_waiting_s=getattr(status, "llm_waiting_s", None),
-                llm_in_flight=getattr(status, "llm_in_flight", 0),
-                tool_in_flight=getattr(status, "tool_in_flight", 0),
-            )
+            now, live = anyio.current_time(), snapshot()
+            history.append((now, live))
+            while len(history) > 2 and now - history[0][0] > window:
+                history.popleft()
+            t0, old = history[0]
+            span = now - t0
+            rates = None
+            if span > 0:
+                rates = Rates((live.llm_calls - old.llm_calls) / span,
+                              (live.completion_tokens - old.completion_tokens) / span,
+                              (live.tool_calls - old.tool_calls) / span)
+            text = metrics.line(live, rates)
             if tty:
                 stream.write("\r\x1b[2K" + text[: _width()])
             else:

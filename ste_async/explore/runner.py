@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Collection
+import time
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..llm import LlmClient
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
-from .metrics import Metrics, progress_loop
+from .metrics import Live, Metrics, progress_loop
 from .scheduler import Explorer
 
 __all__ = ("RunOutcome", "explore", "plan_run")
@@ -38,24 +39,22 @@ class RunOutcome(msgspec.Struct, kw_only=True):
     run_dir: str
 
 
-class _Status:
-    """What the progress line reads from the clients."""
+def _live(llm: LlmClient, tools: ToolClient) -> Callable[[], Live]:
+    """A snapshot function for the status line, reading the clients' own counters."""
 
-    def __init__(self, llm: LlmClient, tools: ToolClient):
-        self._llm, self._tools = llm, tools
+    def snapshot() -> Live:
+        since = llm.waiting_since
+        return Live(
+            llm_calls=llm.calls,
+            completion_tokens=llm.completion_tokens,
+            tool_calls=tools.calls,
+            llm_in_flight=llm.in_flight,
+            tool_in_flight=tools.in_flight,
+            retries=sum(llm.retries.values()) + sum(tools.retries.values()),
+            llm_waiting_s=None if since is None else time.monotonic() - since,
+        )
 
-    @property
-    def llm_waiting_s(self) -> float | None:
-        since = self._llm.waiting_since
-        return None if since is None else anyio.current_time() - since
-
-    @property
-    def llm_in_flight(self) -> int:
-        return self._llm.in_flight
-
-    @property
-    def tool_in_flight(self) -> int:
-        return self._tools.in_flight
+    return snapshot
 
 
 def _check_resume(meta: dict[str, Any], config: ExploreConfig, run_dir: Path) -> None:
@@ -236,19 +235,20 @@ async def explore(
                             tool_client, Cassette(run_dir, "tools", cassette, store.append_line))
                     explorer = Explorer(config, specs, pending, memory, llm_side, tool_side,
                                         store, metrics)
-                    await _drive(explorer, _Status(client, tool_client), metrics, display,
+                    await _drive(explorer, _live(client, tool_client), metrics, display,
                                  handle_signals)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 
-async def _drive(explorer: Explorer, status: _Status | None, metrics: Metrics, display: bool,
+async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics: Metrics,
+                 display: bool,
                  handle_signals: bool) -> None:
     error: SteError | None = None
     async with anyio.create_task_group() as tg:
         if handle_signals:
             tg.start_soon(_on_signals, explorer, tg.cancel_scope)
         if display:
-            tg.start_soon(progress_loop, metrics, status)
+            tg.start_soon(progress_loop, metrics, status or Live)
         try:
             await explorer.run()
         except SteError as exc:
