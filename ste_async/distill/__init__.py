@@ -1,0 +1,1 @@
+"""Exploitation: turning explored trials into training data and demonstrations."""
