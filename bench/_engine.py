@@ -31,6 +31,7 @@ def run_engine(llm_url: str, tools_url: str, **settings: Any) -> dict[str, Any]:
         "settings": {k: len(v) if k == "apis" else v for k, v in msgspec.to_builtins(settings).items()},
         "episodes": m.done,
         "llm_calls": m.llm_calls,
+        "prompt_tokens": m.prompt_tokens,
         "tool_calls": sum(m.tool_kinds.values()),
         "wall_s": wall,
         "cpu_s": cpu,

@@ -23,10 +23,11 @@ from ._common import child_server, free_port, pin, write_result
 from ._engine import run_engine
 
 
-async def _bare(url: str, calls: int, in_flight: int) -> dict[str, float]:
+async def _bare(url: str, calls: int, in_flight: int, prompt_chars: int) -> dict[str, float]:
+    filler = "x" * max(0, prompt_chars - 40)
     body = orjson.dumps({"model": "m", "messages": [
         {"role": "system", "content": "You are a helpful assistant."},
-        {"role": "user", "content": "API_name: add_date\nUser Query:"}],
+        {"role": "user", "content": f"{filler}\nAPI_name: add_date\nUser Query:"}],
         "max_tokens": 360, "temperature": 1.0, "seed": 1, "stop": ["Thought:"]})
     headers = {"Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(limit=in_flight)
@@ -63,15 +64,25 @@ def main() -> None:
         uvloop.install()
         engine = run_engine(llm, tools, apis=apis, episodes=args.episodes, lanes=args.episodes,
                             max_episodes=args.in_flight, llm_concurrency=args.in_flight)
-        bare = asyncio.run(_bare(llm, engine["llm_calls"], args.in_flight))
+        # the scripted LLM counts a token per 4 characters: this is the mean prompt size
+        prompt_chars = 4 * engine["prompt_tokens"] // max(1, engine["llm_calls"])
+        bare = asyncio.run(_bare(llm, engine["llm_calls"], args.in_flight, 0))
+        bare_same = asyncio.run(_bare(llm, engine["llm_calls"], args.in_flight, prompt_chars))
     ratio = engine["cpu_ms_per_llm_call"] / bare["cpu_ms_per_call"]
-    result = {"in_flight": args.in_flight, "engine": engine, "bare": bare,
-              "cpu_ratio_engine_over_bare": ratio, "target_ratio": 2.0}
+    ratio_same = engine["cpu_ms_per_llm_call"] / bare_same["cpu_ms_per_call"]
+    result = {"in_flight": args.in_flight, "engine": engine, "bare_tiny_request": bare,
+              "bare_same_size_request": bare_same, "mean_prompt_chars": prompt_chars,
+              "cpu_ratio_engine_over_bare_tiny": ratio,
+              "cpu_ratio_engine_over_bare_same_size": ratio_same, "target_ratio": 2.0}
     path = write_result("overhead", result)
-    print(f"bare aiohttp: {bare['calls_per_s']:,.0f} calls/s, {bare['cpu_ms_per_call']:.3f} ms CPU/call")
+    print(f"bare aiohttp, tiny request:     {bare['calls_per_s']:,.0f} calls/s, "
+          f"{bare['cpu_ms_per_call']:.3f} ms CPU/call")
+    print(f"bare aiohttp, {prompt_chars:,}-char prompt: {bare_same['calls_per_s']:,.0f} calls/s, "
+          f"{bare_same['cpu_ms_per_call']:.3f} ms CPU/call")
     print(f"engine:       {engine['llm_calls_per_s']:,.0f} LLM calls/s, "
           f"{engine['cpu_ms_per_llm_call']:.3f} ms CPU/LLM call (tool calls, parsing, store included)")
-    print(f"engine/bare CPU per call: {ratio:.2f}x  -> {path}")
+    print(f"engine/bare CPU per call: {ratio:.2f}x (tiny request), {ratio_same:.2f}x "
+          f"(same prompt size)  -> {path}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Two append-only files per run directory, ``cassettes/llm.jsonl`` and ``cassettes
 one line per exchange, written as it happens. A line holds the hash of the canonical request
 and the reply, never the prompt itself (the episode record already has the conversation).
 
-- LLM key: model, messages, sampling parameters and the seed, canonically encoded.
+- LLM key: the hash of the encoded request (model, messages, sampling parameters, seed),
+  computed once from the very bytes that are sent.
 - Tool key: the call's place in the protocol (episode, trial, turn), the API and the canonical
   arguments, so two identical calls whose answers differed (a retry that ran out, say) replay
   exactly as they happened.
@@ -24,7 +25,7 @@ from typing import Any, Literal
 import msgspec
 
 from .errors import ReplayMissError
-from .llm import Completion, Message
+from .llm import Completion, Message, encode_chat_request
 from .tools import ToolOutcome
 
 __all__ = (
@@ -49,9 +50,9 @@ def _hash(value: Any) -> str:
     return hashlib.blake2b(_ENCODER.encode(value), digest_size=16).hexdigest()
 
 
-def llm_key(model: str, messages: list[Message], *, stop: Any, seed: int, temperature: float,
-            max_tokens: int, extra: dict[str, Any] | None = None) -> str:
-    return _hash(["llm", model, messages, stop, seed, temperature, max_tokens, extra or {}])
+def llm_key(body: bytes) -> str:
+    """The key of an encoded chat request: its hash (the encoding is canonical by design)."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def tool_key(context: str, api: str, args: dict[str, Any]) -> str:
@@ -146,8 +147,9 @@ class RecordedLlm:
     async def complete(self, messages: list[Message], *, stop: Any, seed: int,
                        temperature: float, max_tokens: int, affinity: str | None = None,
                        extra: dict[str, Any] | None = None) -> Completion:
-        key = llm_key(self.model, messages, stop=stop, seed=seed, temperature=temperature,
-                      max_tokens=max_tokens, extra=extra)
+        body = encode_chat_request(self.model, messages, stop=stop, seed=seed,
+                                   temperature=temperature, max_tokens=max_tokens, extra=extra)
+        key = llm_key(body)
         at = f"{affinity} seed {seed}"
         if self.cassette.replaying:
             raw = self.cassette.lookup(key)
@@ -163,10 +165,7 @@ class RecordedLlm:
                     f"({len(messages)} messages); the run cannot be replayed offline"
                 )
         assert self.inner is not None
-        c: Completion = await self.inner.complete(
-            messages, stop=stop, seed=seed, temperature=temperature, max_tokens=max_tokens,
-            affinity=affinity, **({"extra": extra} if extra else {}),
-        )
+        c: Completion = await self.inner.send(body, affinity=affinity)
         if self.cassette.recording:
             await self.cassette.record(key, _LlmLine(
                 key=key, at=at, text=c.text, finish_reason=c.finish_reason,

@@ -56,7 +56,7 @@ class Explorer:
         self.metrics = metrics
         self.running: dict[str, int] = dict.fromkeys(self.specs, 0)
         self._order: deque[str] = deque(api for api in self.specs if api in self.pending)
-        self._slots = anyio.Semaphore(config.max_episodes)
+        self._slots = anyio.Semaphore(config.max_episodes, fast_acquire=True)
         self._changed = anyio.Event()
         self._in_flight = 0
         self._admit_scope: anyio.CancelScope | None = None

@@ -24,7 +24,7 @@ from .._http import make_session, post_bytes, with_retries
 from ..config import RetryConfig, Timeouts
 from ..errors import ConfigError, MalformedReplyError, TransientError
 
-__all__ = ("Completion", "LlmClient", "Message")
+__all__ = ("Completion", "LlmClient", "Message", "encode_chat_request")
 
 Message = dict[str, str]
 
@@ -64,6 +64,31 @@ _DECODER = msgspec.json.Decoder(_ChatReply)
 _ENCODER = msgspec.json.Encoder()
 
 
+def encode_chat_request(
+    model: str,
+    messages: Sequence[Message],
+    *,
+    stop: str | Sequence[str] | None,
+    seed: int,
+    temperature: float,
+    max_tokens: int,
+    extra: dict[str, Any] | None = None,
+) -> bytes:
+    """The body of a chat completion request; the same arguments give the same bytes."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "seed": seed,
+    }
+    if stop:
+        payload["stop"] = [stop] if isinstance(stop, str) else list(stop)
+    if extra:
+        payload.update(extra)
+    return _ENCODER.encode(payload)
+
+
 class _Endpoint:
     __slots__ = ("calls", "down_until", "failures", "in_flight", "url")
 
@@ -97,7 +122,8 @@ class LlmClient:
         self.model = model
         self._endpoints = [_Endpoint(u) for u in urls]
         self._affinity: dict[str, _Endpoint] = {}
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        # fast_acquire: an uncontended acquire does not yield to the event loop
+        self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
         self._concurrency = concurrency
         self._timeouts = timeouts
         self._retry = retry
@@ -128,7 +154,7 @@ class LlmClient:
 
     @property
     def in_flight(self) -> int:
-        return int(self._limiter.borrowed_tokens)
+        return self._concurrency - self._limiter.value
 
     @property
     def queued(self) -> int:
@@ -164,18 +190,12 @@ class LlmClient:
         extra: dict[str, Any] | None = None,
     ) -> Completion:
         """One chat completion, retried on transient faults by the configured policy."""
-        payload: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": temperature,
-            "max_tokens": max_tokens,
-            "seed": seed,
-        }
-        if stop:
-            payload["stop"] = [stop] if isinstance(stop, str) else list(stop)
-        if extra:
-            payload.update(extra)
-        body = _ENCODER.encode(payload)
+        body = encode_chat_request(self.model, messages, stop=stop, seed=seed,
+                                   temperature=temperature, max_tokens=max_tokens, extra=extra)
+        return await self.send(body, affinity=affinity)
+
+    async def send(self, body: bytes, *, affinity: str | None = None) -> Completion:
+        """Send an encoded request (see :func:`encode_chat_request`)."""
         started = time.monotonic()
         async with self._limiter:
             (reply, endpoint), attempts = await with_retries(

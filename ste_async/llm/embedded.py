@@ -122,7 +122,8 @@ def _template_args(template: str | None, model: Path) -> tuple[str, ...]:
     # the packaged Gemma GGUF carries no chat template, and llama-server's fallback (ChatML)
     # makes it echo the prompt; name its built-in Gemma template instead
     template = template or _BUILTIN_TEMPLATES.get(model.name)
-    return ("--chat-template", template) if template else ()
+    # (a built-in template is found by name only when the Jinja engine is off)
+    return ("--no-jinja", "--chat-template", template) if template else ()
 
 
 def _free_port() -> int:

@@ -76,7 +76,8 @@ class ToolClient:
     ):
         self.url = url.rstrip("/")
         self._call_url = self.url + "/call"
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        # fast_acquire: an uncontended acquire does not yield to the event loop
+        self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
         self._concurrency = concurrency
         self._timeouts = timeouts
         self._retry = retry
@@ -103,7 +104,7 @@ class ToolClient:
 
     @property
     def in_flight(self) -> int:
-        return int(self._limiter.borrowed_tokens)
+        return self._concurrency - self._limiter.value
 
     async def list_apis(self) -> list[dict[str, Any]]:
         assert self._session is not None
