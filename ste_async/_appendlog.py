@@ -4,6 +4,11 @@ Callers queue whole lines (each ending in a newline) for a file named relative t
 folder; one writer task takes what is queued, writes it from a worker thread and fsyncs every
 file it touched before taking more. A line is either entirely on disk or absent; a crash can
 leave only a torn last line, which the next writer isolates by starting on a fresh line.
+
+A line may come with an index entry: after the line is on disk, ``<start> <end> <entry>`` is
+appended to ``<name>.idx``, giving its byte range. Readers use the index to skip parsing the
+file; it is only a cache (not fsynced), so readers check it against the file and scan
+whatever it does not cover.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 __all__ = ("AppendLog",)
 
-_Item = tuple[str, bytes]
+_Item = tuple[str, bytes, bytes | None]  # file name, line, optional index entry
 
 
 class _Files:
@@ -34,20 +39,36 @@ class _Files:
         self.root = root
         self.fsync = fsync
         self.open: dict[str, int] = {}
+        self.pos: dict[str, int] = {}
 
     def write(self, batch: list[_Item]) -> None:
-        grouped: dict[str, list[bytes]] = {}
-        for name, line in batch:
-            grouped.setdefault(name, []).append(line)
-        for name, lines in grouped.items():
+        grouped: dict[str, list[tuple[bytes, bytes | None]]] = {}
+        for name, line, entry in batch:
+            grouped.setdefault(name, []).append((line, entry))
+        for name, items in grouped.items():
             fd = self.open.get(name)
             if fd is None:
                 fd = self._open(name)
-            data = memoryview(b"".join(lines))
-            while data:
-                data = data[os.write(fd, data):]
+            self._write_all(fd, b"".join(line for line, _ in items))
             if self.fsync:
                 os.fsync(fd)
+            start = self.pos[name]
+            index: list[bytes] = []
+            for line, entry in items:
+                end = start + len(line)
+                if entry is not None:
+                    index.append(b"%d %d %s\n" % (start, end, entry))
+                start = end
+            self.pos[name] = start
+            if index:
+                idx = name + ".idx"
+                self._write_all(self.open.get(idx) or self._open(idx), b"".join(index))
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
     def _open(self, name: str) -> int:
         path = self.root / name
@@ -60,6 +81,7 @@ class _Files:
                 if r.read(1) != b"\n":
                     os.write(fd, b"\n")  # isolate a torn line left by a crash
         self.open[name] = fd
+        self.pos[name] = os.fstat(fd).st_size
         return fd
 
     def close(self) -> None:
@@ -94,11 +116,12 @@ class AppendLog:
     ) -> None:
         await self.aclose()
 
-    async def append(self, name: str, line: bytes) -> None:
-        """Queue ``line`` for the file ``name``; waits only when the writer is far behind."""
+    async def append(self, name: str, line: bytes, entry: bytes | None = None) -> None:
+        """Queue ``line`` for the file ``name`` (and ``entry`` for its index); waits only when
+        the writer is far behind."""
         if self._send is None:
             raise RuntimeError("the append log is closed")
-        await self._send.send((name, line))
+        await self._send.send((name, line, entry))
 
     async def aclose(self) -> None:
         """Write what is queued, then release everything; closing twice is harmless."""

@@ -5,6 +5,7 @@ Layout::
     RUN/
       run.json              schema version, resolved configuration, the APIs of the run
       episodes/<api>.jsonl  one finished episode per line (see ``records.py``)
+      episodes/<api>.jsonl.idx   byte range and resume fields of each line (a cache)
       .lock                 held while a process writes the run
 
 Lines are written whole by :class:`~ste_async._appendlog.AppendLog` (one writer task, batches
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import mmap
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +52,7 @@ class _RecordHead(msgspec.Struct):
 
 
 _HEAD = msgspec.json.Decoder(_RecordHead)
+_HEAD_ENCODER = msgspec.json.Encoder()
 _FULL = msgspec.json.Decoder(EpisodeRecord)
 
 
@@ -70,28 +73,81 @@ def _episode_files(run_dir: Path) -> list[Path]:
     return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
 
 
+def _indexed(path: Path, size: int, data: mmap.mmap | bytes) -> list[tuple[int, int, bytes]]:
+    """The index entries of a shard that agree with the shard; [] when the index is unusable."""
+    idx = path.with_name(path.name + ".idx")
+    if not idx.exists():
+        return []
+    entries: list[tuple[int, int, bytes]] = []
+    last_end = 0
+    for raw in idx.read_bytes().split(b"\n"):
+        parts = raw.split(b" ", 2)
+        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+            continue  # a torn or foreign entry: the scan below covers its line anyway
+        start, end = int(parts[0]), int(parts[1])
+        if end > size:
+            break  # the shard was cut shorter than the index says: trust the shard
+        if start < last_end or end <= start or data[end - 1] != 0x0A or (
+            start and data[start - 1] != 0x0A
+        ):
+            return []  # the index does not describe this file: scan it whole
+        entries.append((start, end, parts[2]))
+        last_end = end
+    return entries
+
+
+def _scan_lines(chunk: bytes, heads: dict[str, _RecordHead], counts: list[int]) -> None:
+    """Parse the lines of ``chunk``; counts = [lines, corrupt, duplicates]."""
+    for line in chunk.splitlines(keepends=True):
+        if not line.strip():
+            continue
+        counts[0] += 1
+        if not line.endswith(b"\n"):
+            counts[1] += 1  # torn by a crash mid-write
+            continue
+        try:
+            head = _HEAD.decode(line)
+        except msgspec.DecodeError:
+            counts[1] += 1
+            continue
+        if head.id in heads:
+            counts[2] += 1
+            continue
+        heads[head.id] = head
+
+
 def scan_run(run_dir: str | Path) -> ScanResult:
-    """Read every shard once: finished episodes by id, and the lines that could not be read."""
+    """Finished episodes by id, and the lines that could not be read.
+
+    Each shard's index gives the finished episodes without parsing the shard; the byte
+    ranges the index does not cover (lines written just before a crash, torn lines) are
+    parsed, so the result is the same as a full scan.
+    """
     heads: dict[str, _RecordHead] = {}
-    lines = corrupt = duplicates = 0
+    counts = [0, 0, 0]
     for path in _episode_files(Path(run_dir)):
-        with path.open("rb") as f:
-            for line in f:
-                if not line.strip():
-                    continue
-                lines += 1
-                if not line.endswith(b"\n"):
-                    corrupt += 1  # torn by a crash mid-write
-                    continue
+        size = path.stat().st_size
+        if size == 0:
+            continue
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            pos = 0
+            for start, end, entry in _indexed(path, size, data):
+                if start > pos:
+                    _scan_lines(data[pos:start], heads, counts)
                 try:
-                    head = _HEAD.decode(line)
+                    head = _HEAD.decode(entry)
                 except msgspec.DecodeError:
-                    corrupt += 1
-                    continue
-                if head.id in heads:
-                    duplicates += 1
-                    continue
-                heads[head.id] = head
+                    _scan_lines(data[start:end], heads, counts)
+                else:
+                    counts[0] += 1
+                    if head.id in heads:
+                        counts[2] += 1
+                    else:
+                        heads[head.id] = head
+                pos = end
+            if pos < size:
+                _scan_lines(data[pos:size], heads, counts)
+    lines, corrupt, duplicates = counts
     if corrupt:
         log.warning("skipped %d unreadable line(s) in %s", corrupt, run_dir)
     return ScanResult(heads=heads, lines=lines, corrupt=corrupt, duplicates=duplicates)
@@ -176,8 +232,12 @@ class RunStore:
         """Queue one finished episode; waits only when the writer is far behind."""
         if not self._open:
             raise StoreError("the store is closed")
+        head = _HEAD_ENCODER.encode(_RecordHead(
+            id=record.id, api=record.api, episode=record.episode,
+            trials=[_TrialHead(index=t.index, query=t.query, solved=t.solved)
+                    for t in record.trials]))
         await self._log.append(f"episodes/{shard_filename(record.api)}",
-                               encode_record(record) + b"\n")
+                               encode_record(record) + b"\n", head)
 
     async def append_line(self, name: str, line: bytes) -> None:
         """Queue a line for another append-only file of the run (a cassette)."""
