@@ -125,18 +125,109 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("export", help="export a run directory")
+    p = sub.add_parser(
+        "export", help="export a run directory",
+        description="ste: the explored episodes in the study's data_dict layout. ste-train, "
+                    "openai, sharegpt: the distilled training data (run `ste-async distill` "
+                    "first), optionally one continual-learning round.")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--format", choices=["ste"], default="ste")
-    p.add_argument("--out", type=Path, help="output file (default RUN_DIR/data_dict.json)")
+    p.add_argument("--format", choices=["ste", "ste-train", "openai", "sharegpt"],
+                   default="ste")
+    p.add_argument("--out", type=Path, help="output file (default: in RUN_DIR, data_dict.json "
+                   "for ste, tool_data_train.json for ste-train, CL_round_K[_no_replay].json "
+                   "for a round, train_openai.jsonl, train_sharegpt.jsonl)")
+    p.add_argument("--with-observation", action="store_true",
+                   help="openai/sharegpt: add the observation (user) and the final answer "
+                        "(assistant) after the call")
+    p.add_argument("--batches", type=Path,
+                   help="continual learning: a JSON list of batches of API names "
+                        "(the study's CL_batches.json); needs --round")
+    p.add_argument("--round", type=int, dest="cl_round",
+                   help="the 0-based round K: batch K's examples plus a replay sample")
+    replay = p.add_mutually_exclusive_group()
+    replay.add_argument("--replay-ratio", type=float, default=0.1,
+                        help="replayed examples per new example of the round (default 0.1): "
+                             "RATIO x (the examples of batch K), rounded half up, drawn "
+                             "without replacement from all examples of batches 0..K-1 "
+                             "(capped at their number); replayed examples are then "
+                             "RATIO/(1+RATIO) of the round")
+    replay.add_argument("--no-replay", action="store_true",
+                        help="the ablation: batch K's examples only")
+    p.add_argument("--seed", type=int, default=0, help="seed of the replay sample")
     p.set_defaults(func=_cmd_export)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_ste
+    from .export import export_ste, export_train
 
-    path, n_apis, n_eps = export_ste(args.run_dir, args.out)
-    print(f"wrote {path}: {n_apis} APIs, {n_eps} episodes")
+    if args.format == "ste":
+        if args.batches is not None or args.cl_round is not None:
+            raise ConfigError("--batches/--round apply to the training formats "
+                              "(ste-train, openai, sharegpt), not to ste")
+        path, n_apis, n_eps = export_ste(args.run_dir, args.out)
+        print(f"wrote {path}: {n_apis} APIs, {n_eps} episodes")
+        return EXIT_OK
+    done = export_train(args.run_dir, args.format, args.out,
+                        with_observation=args.with_observation, batches=args.batches,
+                        cl_round=args.cl_round,
+                        replay_ratio=0.0 if args.no_replay else args.replay_ratio,
+                        seed=args.seed)
+    if done.round is not None:
+        for warning in done.round.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        print(f"round {done.round.round}: {len(done.round.new)} examples of "
+              f"{len(done.round.apis)} APIs + {len(done.round.replay)} replayed "
+              f"(of {done.round.replay_pool} earlier)")
+    print(f"wrote {done.path}: {done.examples} examples, {done.apis} APIs")
+    return EXIT_OK
+
+
+def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "distill", help="judge explored trials and paraphrase the good ones into training data",
+        description="Filter a run's trials with an LLM judge (informative, faithful, "
+                    "appropriate use), paraphrase the kept queries, and write "
+                    "RUN_DIR/distill/dataset.json.")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
+    p.add_argument("--llm-url", action="append", dest="llm_urls",
+                   help="OpenAI-compatible base URL (repeatable)")
+    p.add_argument("--model", default="default", help="judge and paraphrase model "
+                   "(default: the first the server offers)")
+    p.add_argument("--target", type=int, default=150,
+                   help="examples per API the paraphrases aim at (study: 150)")
+    p.add_argument("--max-paraphrases", type=int, default=6, dest="max_paraphrases",
+                   help="most paraphrases per kept example (study: 6)")
+    p.add_argument("--concurrency", type=int, default=64, help="items in flight")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted distillation without redoing finished items")
+    p.add_argument("--cassette", choices=["off", "record", "replay-then-live"],
+                   default="record", help="record every LLM exchange (default; --resume then "
+                   "replays them), or off")
+    p.set_defaults(func=_cmd_distill)
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    from .distill.runner import DistillConfig, distill
+
+    mock = None
+    if args.llm == "mock":
+        from tool_mocks.llm import MockLlmConfig
+
+        mock = MockLlmConfig()
+    elif not args.llm_urls:
+        raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible server "
+                          "(e.g. vLLM), or --llm mock for the scripted test LLM")
+    try:
+        config = DistillConfig(llm_urls=tuple(args.llm_urls or ()), model=args.model,
+                               target=args.target, max_paraphrases=args.max_paraphrases,
+                               concurrency=args.concurrency, seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    report = _run_async(lambda: distill(args.run_dir, config, resume=args.resume,
+                                        mock_llm=mock, cassette=args.cassette))
+    print(report.summary())
     return EXIT_OK
 
 
@@ -161,6 +252,8 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--latency-spread", type=float, default=0.0,
+                   help="uniform +-fraction around --latency-ms")
     p.add_argument("--per-token-ms", type=float, default=0.0)
     p.add_argument("--load-ms", type=float, default=0.0)
     p.add_argument("--error-rate", type=float, default=0.2)
@@ -172,6 +265,7 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
 
     try:
         config = MockLlmConfig(host=args.host, port=args.port, latency_ms=args.latency_ms,
+                               latency_spread=args.latency_spread,
                                per_token_ms=args.per_token_ms, load_ms=args.load_ms,
                                error_rate=args.error_rate)
     except ValueError as exc:
@@ -195,9 +289,79 @@ def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from .evaluate.score_cli import run
+    from .evaluate.score_cli import judge_labels, run
 
-    return run(args)
+    labels = _run_async(judge_labels, args) if args.judge == "llm" else None
+    return run(args, llm_labels=labels)
+
+
+def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .evaluate.retrieval import RETRIEVERS
+
+    p = sub.add_parser("infer", help="run a model on the STE test set; write predictions",
+                       description="Run a model on the study's test prompts (all APIs offered, "
+                                   "one call, stop at Observation:) and write a prediction "
+                                   "file for `ste-async score`.")
+    p.add_argument("--test", required=True, help="test file in the study's layout "
+                   "(tool_test.json: {api: [{query, action, action_input}]})")
+    p.add_argument("--setting", choices=["zero-shot", "icl"], default="zero-shot")
+    p.add_argument("--demos", help="ICL: examples JSON or a run directory (its "
+                   "distill/dataset.json); default: the items' own 'demo' lists")
+    p.add_argument("--k", type=int, default=8, help="ICL demonstrations per query (study: 8)")
+    p.add_argument("--retriever", choices=RETRIEVERS, default="auto",
+                   help="auto: embeddings when the 'retrieval' extra is installed, else bm25")
+    p.add_argument("--catalog", help="API descriptions (e.g. the study's API_descriptions.json; "
+                   "default: the built-in catalog)")
+    p.add_argument("--neighbors", help="{api: [offered APIs]} file (the study's "
+                   "api2neighbors.json): offer those instead of every API")
+    p.add_argument("--order", choices=["study", "per-item"], default="study",
+                   help="study: one seeded shuffle for all items (the study's); per-item: one "
+                        "shuffle per item")
+    p.add_argument("--system", choices=["plain", "tool"], default="plain",
+                   help="system message: plain (the study's chat-model runs) or tool (its "
+                        "fine-tuned runs)")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--max-tokens", type=int, default=256, dest="max_tokens")
+    p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
+    p.add_argument("--llm-url", action="append", dest="llm_urls",
+                   help="OpenAI-compatible base URL (repeatable)")
+    p.add_argument("--model", default="default")
+    p.add_argument("--out", type=Path, default=Path("predictions.json"))
+    p.add_argument("--concurrency", type=int, default=64, help="requests in flight")
+    p.add_argument("--seed", type=int, default=0, help="API order seed (0: the study's) and "
+                   "root of every request's seed")
+    p.add_argument("--apis", help="evaluate only these gold APIs: comma list or @FILE "
+                   "(the prompt still offers all)")
+    p.add_argument("--cassette", choices=["off", "record"], default="record",
+                   help="record every exchange in OUT_STEM.cassette/ (default record)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=_cmd_infer)
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from .evaluate.infer import InferConfig, infer
+
+    try:
+        config = InferConfig(
+            test=args.test, setting=args.setting, demos=args.demos, k=args.k,
+            retriever=args.retriever, catalog=args.catalog, neighbors=args.neighbors,
+            order=args.order, system=args.system, apis=_api_list(args.apis) or (),
+            temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
+            concurrency=args.concurrency, llm_urls=tuple(args.llm_urls or ()), model=args.model,
+            cassette=args.cassette)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    mock = None
+    if args.llm == "mock":
+        from tool_mocks.llm import MockLlmConfig
+
+        mock = MockLlmConfig()
+    meta = _run_async(lambda: infer(config, args.out, mock_llm=mock, display=not args.quiet))
+    print(f"wrote {args.out}: {meta.items} items over {meta.apis} APIs, {args.setting}"
+          + (f" (k={args.k}, retriever {meta.retriever})" if args.setting == "icl" else "")
+          + f", model {meta.model}, {meta.llm_errors} failed requests, {meta.elapsed_s:.1f}s")
+    print(f"score it: ste-async score {args.out} --judge string")
+    return EXIT_OK if meta.llm_errors == 0 else 1
 
 
 def _add_replay(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -227,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_explore, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
-                _add_score):
+                _add_score, _add_infer, _add_distill):
         add(sub)
     return parser
 

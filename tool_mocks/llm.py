@@ -33,7 +33,9 @@ import orjson
 from aiohttp import web
 
 from ste_async import prompts
+from ste_async.distill import prompting
 
+from . import _test_policy
 from ._serve import serve_app
 
 __all__ = ("MockLlmConfig", "ScriptedPolicy", "make_llm_app", "serve_mock_llm")
@@ -49,6 +51,7 @@ class MockLlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     port: int = 0
     model: str = "ste-mock"
     latency_ms: float = 0.0  # per request
+    latency_spread: float = 0.0  # uniform +-fraction of latency_ms, drawn from the request seed
     per_token_ms: float = 0.0  # per generated token
     load_ms: float = 0.0  # extra per request already in flight (a batching server's slowdown)
     error_rate: float = 0.2  # chance that a trial's first act step holds a mistake
@@ -87,8 +90,16 @@ class ScriptedPolicy:
         self.error_rate = error_rate
 
     def reply(self, messages: list[dict[str, Any]], seed: int) -> str:
+        evaluation = _test_policy.evaluation_reply(messages, seed)  # infer / LLM-judge prompts
+        if evaluation is not None:
+            return evaluation
         last = str(messages[-1].get("content", "")) if messages else ""
         rng = random.Random(seed)
+        # distillation phases first: their prompts are recognised by marker phrases
+        if prompting.JUDGE_MARKER in last:
+            return self._judge(last, rng)
+        if prompting.PARAPHRASE_MARKER in last or prompting.PARAPHRASE_AGAIN_MARKER in last:
+            return self._paraphrase(messages, rng)
         api = self._api(messages)
         if last.rstrip().endswith(prompts.QUERY_MARKER):
             return self._imagine(api, last, rng)
@@ -175,6 +186,64 @@ class ScriptedPolicy:
         return "No"
 
 
+    # distillation replies, drawn by seed
+    _JUDGE_YES = (
+        ("The answer gives the user what the request asked for.",
+         "Everything it says comes from the API's result.",
+         "The relevant API was called with fitting arguments."),
+        ("The response addresses the request with concrete details.",
+         "The details match the execution result.",
+         "Calling the API was the right way to get this information."),
+    )
+
+    _REWORDINGS = (
+        "Could you help me with this? {q}",
+        "I have a question for you: {lq}",
+        "{q} Thanks a lot!",
+        "Quick one: {lq}",
+        "Hello there! {q}",
+        "I'd appreciate some help here. {q}",
+        "Here is what I need: {lq}",
+        "{q} Could you look into it for me?",
+        "Would you mind helping me out? {q}",
+        "Please take care of this request: {lq}",
+    )
+
+    @staticmethod
+    def _judge(prompt: str, rng: random.Random) -> str:
+        """Three numbered verdicts: all Yes for a successful observation, else a No or more."""
+        fields = prompting.judge_fields(prompt) or {}
+        observation = fields.get("observation", "")
+        if observation.strip() and not _looks_failed(observation):
+            reasons = rng.choice(ScriptedPolicy._JUDGE_YES)
+            return "\n".join(f"{i}) Yes. {r}" for i, r in enumerate(reasons, 1))
+        # a failed call: the answer cannot be informative; the other two points vary by seed
+        lines = ["1) No. The API call failed, so the answer does not give what was asked."]
+        lines.append("2) Yes. The answer reports the error it got." if rng.random() < 0.5
+                     else "2) No. The answer states things the result does not contain.")
+        lines.append("3) Yes. The API was relevant to the request." if rng.random() < 0.5
+                     else "3) No. The arguments did not fit what the API expects.")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _paraphrase(messages: list[dict[str, Any]], rng: random.Random) -> str:
+        """A rewording of the conversation's query, unlike the rewordings already given."""
+        query = ""
+        for m in messages:
+            if m.get("role") == "user":
+                query = prompting.paraphrase_source(str(m.get("content", ""))) or query
+                if query:
+                    break
+        earlier = {str(m.get("content", "")) for m in messages if m.get("role") == "assistant"}
+        body = query.strip() or "Please help me with my request."
+        lowered = body[0].lower() + body[1:]
+        options = [t.format(q=body, lq=lowered) for t in ScriptedPolicy._REWORDINGS]
+        fresh = [o for o in options if o not in earlier]
+        if fresh:
+            return rng.choice(fresh)
+        return f"{rng.choice(options)} (version {len(earlier) + 1})"
+
+
 def _looks_failed(observation: str) -> bool:
     text = observation.lstrip()[:300].lower()
     return (
@@ -196,6 +265,7 @@ class _MockLlm:
         self.in_flight = 0
         self.max_in_flight = 0
         self.requests = 0
+        self.completed = 0
         self.generated_tokens = 0
 
 
@@ -236,12 +306,16 @@ async def _chat(request: web.Request) -> web.Response:
             text, finish = text[: max_tokens * 4], "length"
         completion_tokens = _tokens(text)
         c = state.config
-        delay = c.latency_ms + c.per_token_ms * completion_tokens + c.load_ms * (state.in_flight - 1)
+        base = c.latency_ms
+        if c.latency_spread:
+            base *= 1.0 + c.latency_spread * (2.0 * random.Random(seed ^ 0x1A7E).random() - 1.0)
+        delay = base + c.per_token_ms * completion_tokens + c.load_ms * (state.in_flight - 1)
         if delay > 0:
             await anyio.sleep(delay / 1000.0)
     finally:
         state.in_flight -= 1
     state.generated_tokens += completion_tokens
+    state.completed += 1
     _MockLlm.served += 1
     body = {
         "id": f"chatcmpl-{state.requests}",
@@ -271,6 +345,7 @@ async def _metrics(request: web.Request) -> web.Response:
     text = (
         f'vllm:num_requests_running{{model_name="{state.config.model}"}} {state.in_flight}\n'
         f'vllm:num_requests_waiting{{model_name="{state.config.model}"}} 0\n'
+        f'vllm:request_success_total{{model_name="{state.config.model}"}} {state.completed}\n'
     )
     return web.Response(text=text)
 
