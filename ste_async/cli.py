@@ -139,13 +139,13 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--with-observation", action="store_true",
                    help="openai/sharegpt: add the observation (user) and the final answer "
                         "(assistant) after the call")
-    p.add_argument("--batches", type=Path,
+    p.add_argument("--batches", type=Path, metavar="FILE",
                    help="continual learning: a JSON list of batches of API names "
                         "(the study's CL_batches.json); needs --round")
-    p.add_argument("--round", type=int, dest="cl_round",
+    p.add_argument("--round", type=int, dest="cl_round", metavar="K",
                    help="the 0-based round K: batch K's examples plus a replay sample")
     replay = p.add_mutually_exclusive_group()
-    replay.add_argument("--replay-ratio", type=float, default=0.1,
+    replay.add_argument("--replay-ratio", type=float, default=0.1, metavar="RATIO",
                         help="replayed examples per new example of the round (default 0.1): "
                              "RATIO x (the examples of batch K), rounded half up, drawn "
                              "without replacement from all examples of batches 0..K-1 "
@@ -199,7 +199,8 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--max-paraphrases", type=int, default=6, dest="max_paraphrases",
                    help="most paraphrases per kept example (study: 6)")
     p.add_argument("--concurrency", type=int, default=64, help="items in flight")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="every request's sampling seed derives from it and the trial")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted distillation without redoing finished items")
     p.add_argument("--cassette", choices=["off", "record", "replay-then-live"],

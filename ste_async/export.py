@@ -4,6 +4,17 @@
 ``{"item_list": [{"query", "chains"}, ...], "messages": [...]}`` and a chain entry has the
 fields of the study's parser output (``parse_successful``, ``finish``, ``action``,
 ``action_input``, ``observation``, ``final_ans``, ``parse_error_msg``).
+
+The training formats read the distilled dataset (``RUN/distill/dataset.json``, written by
+``ste-async distill``), optionally cut to one continual-learning round:
+
+``ste-train``: the study's training list, ``[{query, API_name_list, api_descriptions, action,
+action_input, observation, final_ans}, ...]`` (JSON).
+``openai``: chat fine-tuning JSONL, ``{"messages": [system, user, assistant]}`` per line; the
+user turn is the tool-use prompt (API description and query), the assistant turn
+``Thought/Action/Action Input``; ``with_observation`` adds the observation as a user turn and
+the final answer as a last assistant turn.
+``sharegpt``: the same conversations as ``{"conversations": [{"from", "value"}, ...]}`` JSONL.
 """
 
 from __future__ import annotations
@@ -17,11 +28,26 @@ import orjson
 
 from . import prompts
 from .catalog import load_catalog
-from .errors import StoreError
+from .distill.continual import RoundData, load_batches, select_round
+from .distill.examples import TrainExample, load_examples
+from .distill.prompting import render_serve
+from .errors import ConfigError, StoreError
 from .records import EpisodeRecord, Step
 from .store import iter_records
 
-__all__ = ("export_ste", "ste_layout")
+__all__ = (
+    "TRAIN_FORMATS",
+    "ChatMessage",
+    "ChatRecord",
+    "ShareGptRecord",
+    "ShareGptTurn",
+    "SteTrainItem",
+    "TrainExport",
+    "chat_turns",
+    "export_ste",
+    "export_train",
+    "ste_layout",
+)
 
 
 def _chain(step: Step, api_names: list[str], descriptions: str) -> dict[str, Any]:
@@ -63,13 +89,24 @@ def ste_layout(records: list[EpisodeRecord], api_order: list[str],
     return out
 
 
-def export_ste(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int, int]:
-    """Write ``data_dict.json`` for ``run_dir``; returns (path, APIs, episodes)."""
-    run_dir = Path(run_dir)
+def _read_meta(run_dir: Path) -> dict[str, Any]:
     meta_path = run_dir / "run.json"
     if not meta_path.exists():
         raise StoreError(f"{run_dir} is not a run directory (no run.json)")
-    meta = msgspec.json.decode(meta_path.read_bytes())
+    meta: dict[str, Any] = msgspec.json.decode(meta_path.read_bytes())
+    return meta
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def export_ste(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int, int]:
+    """Write ``data_dict.json`` for ``run_dir``; returns (path, APIs, episodes)."""
+    run_dir = Path(run_dir)
+    meta = _read_meta(run_dir)
     config = meta.get("config", {})
     catalog = load_catalog(config.get("catalog"))
     api_order = list(meta.get("apis", []))
@@ -80,7 +117,148 @@ def export_ste(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path
     records = list(iter_records(run_dir))
     layout = ste_layout(records, api_order, descriptions)
     path = Path(out) if out is not None else run_dir / "data_dict.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(layout))
-    os.replace(tmp, path)
+    _write_atomic(path, orjson.dumps(layout))
     return path, len(layout), len(records)
+
+
+# ---- training formats, from the distilled dataset ----
+
+TRAIN_FORMATS = ("ste-train", "openai", "sharegpt")
+
+# the reasoning line of the assistant's call turn; the dataset keeps no thought of its own,
+# and a paraphrased query must not inherit a thought written for the original wording
+CALL_THOUGHT = "I should call the API to serve this request."
+
+
+class SteTrainItem(msgspec.Struct, kw_only=True):
+    """One entry of the study's training list."""
+
+    query: str
+    API_name_list: list[str]
+    api_descriptions: str
+    action: str
+    action_input: str
+    observation: str
+    final_ans: str
+
+
+class ChatMessage(msgspec.Struct, kw_only=True):
+    """A turn of an OpenAI chat fine-tuning example."""
+
+    role: str
+    content: str
+
+
+class ChatRecord(msgspec.Struct, kw_only=True):
+    """A line of the ``openai`` export."""
+
+    messages: list[ChatMessage]
+
+
+class ShareGptTurn(msgspec.Struct, kw_only=True):
+    """A turn of a ShareGPT conversation."""
+
+    from_: str = msgspec.field(name="from")
+    value: str
+
+
+class ShareGptRecord(msgspec.Struct, kw_only=True):
+    """A line of the ``sharegpt`` export."""
+
+    conversations: list[ShareGptTurn]
+
+
+class TrainExport(msgspec.Struct, kw_only=True):
+    """What a training export wrote."""
+
+    path: Path
+    examples: int
+    apis: int
+    round: RoundData | None = None
+
+
+def chat_turns(e: TrainExample, *, with_observation: bool = False) -> list[tuple[str, str]]:
+    """(role, content) turns of one example: system, user prompt, the call, maybe the end."""
+    turns = [
+        ("system", prompts.SYSTEM),
+        ("user", render_serve(e.api_descriptions, e.API_name_list, e.query)),
+        ("assistant", f"Thought: {CALL_THOUGHT}\nAction: {e.action}\n"
+                      f"Action Input: {e.action_input}"),
+    ]
+    if with_observation:
+        turns += [("user", f"Observation: {e.observation}"),
+                  ("assistant", f"Thought: I now know the final answer\n"
+                                f"Final Answer: {e.final_ans}")]
+    return turns
+
+
+_SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+def _encode(fmt: str, examples: list[TrainExample], with_observation: bool) -> bytes:
+    if fmt == "ste-train":
+        return msgspec.json.encode([
+            SteTrainItem(query=e.query, API_name_list=e.API_name_list,
+                         api_descriptions=e.api_descriptions, action=e.action,
+                         action_input=e.action_input, observation=e.observation,
+                         final_ans=e.final_ans)
+            for e in examples])
+    lines = []
+    for e in examples:
+        turns = chat_turns(e, with_observation=with_observation)
+        record: msgspec.Struct
+        if fmt == "openai":
+            record = ChatRecord(messages=[ChatMessage(role=r, content=c) for r, c in turns])
+        else:
+            record = ShareGptRecord(conversations=[
+                ShareGptTurn(from_=_SHAREGPT_ROLE[r], value=c) for r, c in turns])
+        lines.append(msgspec.json.encode(record) + b"\n")
+    return b"".join(lines)
+
+
+def _default_name(fmt: str, k: int | None, replay: bool) -> str:
+    stem = {"ste-train": "tool_data_train", "openai": "train_openai",
+            "sharegpt": "train_sharegpt"}[fmt]
+    if k is not None:  # the study's names for the rounds: CL_round_1.json, ..._no_replay.json
+        stem = f"CL_round_{k}" + ("" if replay else "_no_replay") + (
+            "" if fmt == "ste-train" else f"_{fmt}")
+    return stem + (".json" if fmt == "ste-train" else ".jsonl")
+
+
+def export_train(
+    run_dir: str | Path,
+    fmt: str,
+    out: str | Path | None = None,
+    *,
+    with_observation: bool = False,
+    batches: str | Path | None = None,
+    cl_round: int | None = None,
+    replay_ratio: float = 0.1,
+    seed: int = 0,
+) -> TrainExport:
+    """Write the distilled dataset of ``run_dir`` in a training format, maybe one CL round.
+
+    ``batches`` and ``cl_round`` go together; ``replay_ratio=0`` is the no-replay ablation (see
+    :mod:`ste_async.distill.continual` for how the replay share is defined).
+    """
+    if fmt not in TRAIN_FORMATS:
+        raise ConfigError(f"unknown training format {fmt!r}; one of {', '.join(TRAIN_FORMATS)}")
+    if (batches is None) != (cl_round is None):
+        raise ConfigError("--batches and --round go together: give both or neither")
+    run_dir = Path(run_dir)
+    meta = _read_meta(run_dir)
+    if not (run_dir / "distill" / "dataset.json").exists():
+        raise StoreError(f"{run_dir} has not been distilled (no distill/dataset.json); run "
+                         f"`ste-async distill {run_dir}` first")
+    examples = load_examples(run_dir)
+    chosen: RoundData | None = None
+    if batches is not None and cl_round is not None:
+        chosen = select_round(examples, load_batches(batches), cl_round,
+                              run_apis=[str(a) for a in meta.get("apis", [])],
+                              replay_ratio=replay_ratio, seed=seed)
+        examples = chosen.examples
+    path = Path(out) if out is not None else run_dir / _default_name(
+        fmt, cl_round, replay_ratio > 0)
+    _write_atomic(path, _encode(fmt, examples, with_observation))
+    apis = len({e.api or e.API_name_list[0] for e in examples})
+    return TrainExport(path=path, examples=len(examples), apis=apis, round=chosen)

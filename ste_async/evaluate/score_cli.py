@@ -3,6 +3,10 @@
 ``add_arguments`` and ``run`` plug into the package's command line; ``main`` runs the command
 on its own (``python -m ste_async.evaluate.score_cli PREDICTIONS.json --json``). Exit codes:
 0 on success, 2 on any input error, reported as one line on stderr.
+
+``--judge llm`` needs the labels of an LLM judge: ``ste-async score`` gets them with
+:func:`judge_labels` (the only part that talks to a server, run in the CLI's event loop) and
+hands them to :func:`run`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from .score import (
@@ -24,7 +29,7 @@ from .score import (
     score_batches,
 )
 
-__all__ = ("add_arguments", "main", "run")
+__all__ = ("add_arguments", "judge_labels", "main", "run")
 
 _PROG = "ste-async score"
 _EXIT_INPUT = 2
@@ -46,6 +51,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add a breakdown by gold API")
     parser.add_argument("--batches", metavar="CL_batches.json",
                         help="also score each continual-learning batch of this file")
+    judge = parser.add_argument_group("LLM judge (--judge llm)")
+    judge.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
+    judge.add_argument("--llm-url", action="append", dest="llm_urls", metavar="URL",
+                       help="OpenAI-compatible base URL of the judge (repeatable)")
+    judge.add_argument("--model", default="default", help="the judge model (default: the "
+                       "first one the server offers; the study used gpt-3.5-turbo-16k)")
+    judge.add_argument("--judge-concurrency", type=int, default=64, metavar="N",
+                       help="judge requests in flight (default 64)")
+    judge.add_argument("--cassette", choices=["off", "record"], default="record",
+                       help="record every judge exchange beside the predictions, in "
+                            "PREDICTIONS.judge.cassette/ (default record)")
 
 
 def _block(counts: ScoreCounts) -> dict[str, Any]:
@@ -102,19 +118,54 @@ def _as_text(path: str, report: ScoreReport, per_api: bool,
     return "\n".join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``ste-async score`` with parsed arguments; return the exit code."""
-    if args.judge == "llm":
-        print(f"{_PROG}: error: the LLM judge needs an LLM endpoint, which this command "
-              "cannot use yet; try --judge stored or --judge string", file=sys.stderr)
+async def judge_labels(args: argparse.Namespace) -> dict[tuple[str, int], bool] | None:
+    """Ask the LLM judge of ``args`` about the file's items; None when no LLM was given or the
+    file cannot be read (:func:`run` then reports the problem in one line)."""
+    if args.judge != "llm" or not (args.llm or args.llm_urls):
+        return None
+    from .judge import judge_llm
+
+    try:
+        data = load_predictions(args.predictions)
+    except ScoreInputError:
+        return None
+    mock = None
+    if args.llm == "mock":
+        from tool_mocks.llm import MockLlmConfig
+
+        mock = MockLlmConfig()
+    path = Path(args.predictions)
+    outcome = await judge_llm(
+        data, llm_urls=tuple(args.llm_urls or ()), model=args.model, mock=mock,
+        concurrency=max(1, args.judge_concurrency),
+        cassette_dir=None if args.cassette == "off" else path.parent / f"{path.stem}.judge.cassette")
+    if outcome.errors:
+        print(f"{_PROG}: warning: {len(outcome.errors)} judge request(s) failed and count as "
+              f"wrong, e.g. {outcome.errors[0]}", file=sys.stderr)
+    return outcome.labels
+
+
+def run(args: argparse.Namespace,
+        llm_labels: dict[tuple[str, int], bool] | None = None) -> int:
+    """Run ``ste-async score`` with parsed arguments; return the exit code.
+
+    ``llm_labels`` are the judge's verdicts for ``--judge llm`` (see :func:`judge_labels`).
+    """
+    if args.judge == "llm" and llm_labels is None:
+        how = ("run it as `ste-async score`" if getattr(args, "llm", None)
+               or getattr(args, "llm_urls", None)
+               else "pass --llm-url URL (an OpenAI-compatible server) or --llm mock")
+        print(f"{_PROG}: error: the LLM judge needs an LLM endpoint: {how}; or use --judge "
+              "stored or --judge string", file=sys.stderr)
         return _EXIT_INPUT
     try:
         data = load_predictions(args.predictions)
-        report = score(data, judge=args.judge)
+        report = score(data, judge=args.judge, llm_labels=llm_labels)
         batches = None
         if args.batches is not None:
             groups = load_batches(args.batches)
-            batches = list(zip(groups, score_batches(data, groups, judge=args.judge),
+            batches = list(zip(groups, score_batches(data, groups, judge=args.judge,
+                                                     llm_labels=llm_labels),
                                strict=True))
     except ScoreInputError as exc:
         message = " ".join(str(exc).split())  # one line, whatever the message held

@@ -1,0 +1,148 @@
+"""The distillation prompts (text files in ``prompts/``), their renderers and their readers.
+
+Three conversations are written here: the judge's review of one explored trial, and the
+paraphrase conversation of one kept query (a first request, then "once more" as often as the
+quota says). ``serve`` is the tool-use prompt that the training exports put before the
+assistant's reply. The marker strings let the scripted mock LLM tell the phases apart, and
+the ``*_fields`` readers give the mock (and tests) the parts of a rendered prompt back.
+
+Judge replies are read twice, as the exploration's reflection is: :func:`read_verdicts`
+finds the three numbered verdicts by word boundaries, :func:`reference_keep` keeps the study's
+reading (the reply is rejected when it contains the substring ``"No."``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from importlib import resources
+
+from ..parsing import read_reflection
+
+__all__ = (
+    "ASPECTS",
+    "JUDGE_MARKER",
+    "PARAPHRASE_AGAIN",
+    "PARAPHRASE_AGAIN_MARKER",
+    "PARAPHRASE_MARKER",
+    "clean_paraphrase",
+    "judge_fields",
+    "paraphrase_first",
+    "paraphrase_source",
+    "read_verdicts",
+    "reference_keep",
+    "render_judge",
+    "render_serve",
+)
+
+
+def _load(name: str) -> str:
+    folder = resources.files(__package__ or "ste_async.distill").joinpath("prompts")
+    return folder.joinpath(name).read_text(encoding="utf-8").strip()
+
+
+_JUDGE = _load("judge.txt")
+_PARAPHRASE_FIRST = _load("paraphrase_first.txt")
+PARAPHRASE_AGAIN = _load("paraphrase_again.txt")
+_SERVE = _load("serve.txt")
+
+# phrases that occur in one template only; the mock LLM keys its phases on them
+JUDGE_MARKER = "Review the assistant's work on three points"
+PARAPHRASE_MARKER = "Your rewording of the request:"
+PARAPHRASE_AGAIN_MARKER = "Reword the request once more"
+for _text, _marker in ((_JUDGE, JUDGE_MARKER), (_PARAPHRASE_FIRST, PARAPHRASE_MARKER),
+                       (PARAPHRASE_AGAIN, PARAPHRASE_AGAIN_MARKER)):
+    assert _marker in _text, f"prompt text lost its marker {_marker!r}"
+
+ASPECTS = ("informative", "faithful", "appropriate")
+
+
+def render_judge(*, api_descriptions: str, query: str, action: str, action_input: str,
+                 observation: str, final_ans: str) -> str:
+    """The judge's prompt for one trial: its query, its last call and its final answer."""
+    return _JUDGE.format(api_descriptions=api_descriptions, query=query, action=action,
+                         action_input=action_input, observation=observation,
+                         final_ans=final_ans)
+
+
+def paraphrase_first(query: str) -> str:
+    """The first message of a paraphrase conversation."""
+    return _PARAPHRASE_FIRST.format(query=query)
+
+
+def render_serve(api_descriptions: str, api_names: Sequence[str], query: str) -> str:
+    """The tool-use prompt of a training example (what the tuned model will be shown)."""
+    return _SERVE.format(api_descriptions=api_descriptions, api_names=", ".join(api_names),
+                         query=query)
+
+
+def _between(text: str, tag: str) -> str | None:
+    m = re.search(rf"\[{tag}\]\n(.*)\n\[/{tag}\]", text, re.S)
+    return m.group(1) if m else None
+
+
+def judge_fields(prompt: str) -> dict[str, str] | None:
+    """The query, call, observation and final answer of a rendered judge prompt."""
+    if JUDGE_MARKER not in prompt:
+        return None
+    call = _between(prompt, "CALL") or ""
+    m = re.search(r"^API name: (.*)\nArguments \(JSON\): (.*?)\nResult: (.*)\Z", call, re.S)
+    return {
+        "query": _between(prompt, "REQUEST") or "",
+        "action": m.group(1) if m else "",
+        "action_input": m.group(2) if m else "",
+        "observation": m.group(3) if m else call,
+        "final_ans": _between(prompt, "ANSWER") or "",
+    }
+
+
+def paraphrase_source(prompt: str) -> str | None:
+    """The query a first paraphrase message asks to reword."""
+    if PARAPHRASE_MARKER not in prompt:
+        return None
+    return _between(prompt, "REQUEST")
+
+
+# "1) Yes. ...", "2. No, ...", "**3)** yes - ...": a number at the start of a line, then text
+_NUMBERED = re.compile(r"^\W*([123])\s*[).:\]-]+\W*(.*)$", re.M)
+
+
+def read_verdicts(text: str) -> list[bool | None]:
+    """The three verdicts of a judge reply, in order; None where a point has no yes/no.
+
+    A point is read from the first line that starts with its number, by the first standalone
+    yes or no on that line ("Not" or "Nothing" do not count). A reply without numbered lines
+    is read as the first three standalone yes/no words in order.
+    """
+    verdicts: list[bool | None] = [None, None, None]
+    found = False
+    for m in _NUMBERED.finditer(text):
+        index = int(m.group(1)) - 1
+        if verdicts[index] is None:
+            verdicts[index] = read_reflection(m.group(2))
+            found = True
+    if not found:
+        words = re.findall(r"\b(yes|no)\b", text, re.IGNORECASE)
+        for i, word in enumerate(words[:3]):
+            verdicts[i] = word.lower() == "yes"
+    return verdicts
+
+
+def reference_keep(text: str) -> bool:
+    """The study's reading of a judge reply: kept unless it contains ``"No."`` anywhere."""
+    return "No." not in text
+
+
+_LEAD = re.compile(r"^(?:paraphrase|rewording|rewritten request|new version|version)\s*\d*\s*:\s*",
+                   re.I)
+
+
+def clean_paraphrase(text: str) -> str:
+    """A paraphrase as a query: first paragraph, no label, no wrapping quotes."""
+    text = text.strip().split("\n\n")[0].strip()
+    text = _LEAD.sub("", text).strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'“”":
+        text = text[1:-1].strip()
+    if text.startswith("“") and text.endswith("”"):
+        text = text[1:-1].strip()
+    return text

@@ -1,0 +1,416 @@
+"""``ste-async infer``: run a model on the STE test set and write a prediction file to score.
+
+The test prompt follows the study's evaluation of chat models (its ``test_gpt.py``): one user
+message holding the tool-use instructions with every API of the test file described (the names
+shuffled once by ``random.seed(0)``), then ``User Query:`` and the query; the model makes one
+call and generation stops at ``Observation:`` (temperature 1.0, 256 tokens). In the ``icl``
+setting the k nearest training examples (see :mod:`.retrieval`) are shown between the
+instructions and the query, in the study's demonstration layout. The wording of the
+instructions is this project's own (``test_prompts/``).
+
+Items are sent concurrently over one pooled :class:`~ste_async.llm.LlmClient`: a fixed pool of
+workers pulls items, so admission is bounded however large the test set. Every request's seed
+derives from (run seed, API, item index); ``--cassette record`` keeps every exchange. The
+output is the study's ``{api: [item + {"model_output": text}]}`` layout, which
+``ste-async score`` reads, plus ``<out>.meta.json`` describing the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+import anyio
+import msgspec
+
+from .._appendlog import AppendLog
+from ..cassette import Cassette, RecordedLlm
+from ..catalog import load_catalog
+from ..config import ExploreConfig
+from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
+from ..ids import request_seed
+from ..llm import Completion, LlmClient, Message
+from ..prompts import SYSTEM
+from .retrieval import RetrieverKind, retrieve
+
+__all__ = (
+    "STOP",
+    "TEST_PROMPT_MARKER",
+    "InferConfig",
+    "InferMeta",
+    "api_order",
+    "build_prompt",
+    "infer",
+    "llm_session",
+    "load_descriptions",
+    "load_test_file",
+    "run_pool",
+    "tools_prompt",
+)
+
+Setting = Literal["zero-shot", "icl"]
+Order = Literal["study", "per-item"]
+SystemKind = Literal["plain", "tool"]
+Demo = tuple[str, str, str]  # (query, action, action_input)
+T = TypeVar("T")
+R = TypeVar("R")
+
+STOP = "Observation:"
+#: A line of the test prompt's format section; the scripted LLM recognises test prompts by it.
+TEST_PROMPT_MARKER = "User Query: the request you have to serve"
+_QUERY = "User Query: "
+
+
+def _text(name: str) -> str:
+    return resources.files(__package__).joinpath("test_prompts", name).read_text("utf-8").strip()
+
+
+_TEMPLATE = _text("test.txt")
+_DEMO_INTRO, _DEMO_OUTRO = (part.strip() for part in _text("demos.txt").split("========="))
+_SYSTEMS: dict[SystemKind, str] = {"plain": SYSTEM, "tool": _text("system_tool.txt")}
+_DEFAULTS = ExploreConfig()  # timeouts and the patient retry policy of exploration
+
+
+class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything that decides an inference run; the defaults are the study's."""
+
+    test: str
+    setting: Setting = "zero-shot"
+    demos: str | None = None  # examples file or run directory; None: the items' own "demo"
+    k: int = 8
+    retriever: RetrieverKind = "auto"
+    catalog: str | None = None  # descriptions; None: the built-in catalog
+    neighbors: str | None = None  # {gold API: [offered APIs]}: the study's Llama-side setup
+    order: Order = "study"
+    system: SystemKind = "plain"
+    apis: tuple[str, ...] = ()  # evaluate only these gold APIs (the prompt still offers all)
+    temperature: float = 1.0
+    max_tokens: int = 256
+    seed: int = 0
+    concurrency: int = 64
+    llm_urls: tuple[str, ...] = ()
+    model: str = "default"
+    api_key_env: str = "OPENAI_API_KEY"
+    cassette: Literal["off", "record"] = "record"
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.concurrency < 1 or self.max_tokens < 1:
+            raise ValueError("k, concurrency and max_tokens must be >= 1")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
+
+
+class InferMeta(msgspec.Struct, kw_only=True):
+    """The sidecar ``<out>.meta.json``: how the predictions were made, and what it cost."""
+
+    config: dict[str, Any]
+    model: str
+    retriever: str | None  # None for zero-shot
+    demos_available: int
+    apis: int
+    items: int
+    llm_errors: int
+    errors: list[str]
+    finish_reasons: dict[str, int]
+    prompt_tokens: int
+    completion_tokens: int
+    elapsed_s: float
+    api_order: list[str]  # the study order (per-item and neighbour orders are per item)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _read_json(path: str | Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))  # keeps key order
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def load_test_file(path: str | Path) -> dict[str, list[dict[str, Any]]]:
+    """The study's test layout: ``{api: [{"query", "action", "action_input", ...}]}``."""
+    data = _read_json(path, "test file")
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"test file {path} must be a non-empty JSON object {{api: [items]}}")
+    for api, items in data.items():
+        if not isinstance(items, list):
+            raise ConfigError(f"test file {path}: {api!r} should map to a list of items")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not all(
+                    isinstance(item.get(f), str) for f in ("query", "action", "action_input")):
+                raise ConfigError(f"test file {path}: item {i} of {api!r} needs string fields "
+                                  "'query', 'action' and 'action_input'")
+    return data
+
+
+def load_descriptions(path: str | Path | None, names: Sequence[str]) -> dict[str, str]:
+    """The description text of each API: a ToolBench/STE file's own strings, verbatim (so the
+    study's ``API_descriptions.json`` gives its exact text), or a catalog's rendering."""
+    raw = _read_json(path, "catalog") if path is not None and str(path).endswith(".json") else None
+    if isinstance(raw, dict) and all(isinstance(v, str) for v in raw.values()):
+        table = raw
+    else:
+        catalog = load_catalog(path)
+        table = {n: catalog[n].prompt_description() for n in names if n in catalog}
+    missing = [n for n in names if n not in table]
+    if missing:
+        where = path or "the built-in catalog"
+        raise ConfigError(f"{where} describes no API {missing[0]!r}"
+                          + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    return {n: table[n] for n in names}
+
+
+def _load_neighbors(path: str, names: Sequence[str]) -> dict[str, list[str]]:
+    data = _read_json(path, "neighbour file")
+    if not isinstance(data, dict) or not all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in data.values()):
+        raise ConfigError(f"neighbour file {path} must map each API to a list of API names")
+    missing = [n for n in names if n not in data]
+    if missing:
+        raise ConfigError(f"neighbour file {path} has no entry for {missing[0]!r}")
+    return data
+
+
+# ---------------------------------------------------------------- the prompt
+
+
+def api_order(names: Sequence[str], seed: int) -> list[str]:
+    """``names`` shuffled by ``random.Random(seed)``: with seed 0 over the test file's keys,
+    exactly the order of the study (``random.seed(0); random.shuffle(names)``)."""
+    order = list(names)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def tools_prompt(order: Sequence[str], descriptions: Mapping[str, str]) -> str:
+    """The instructions with the offered APIs, in ``order``, described and listed."""
+    block = "\n\n".join(f"API_name: {n}\nDescription: {descriptions[n]}" for n in order)
+    return _TEMPLATE.format(api_descriptions=block, api_names="\n".join(order))
+
+
+def build_prompt(tools: str, query: str, demos: Sequence[Demo] | None = None) -> str:
+    """The whole user message: instructions, demonstrations (ICL) and the query last."""
+    if demos is None:
+        return f"{tools}\n\n{_QUERY}{query}"
+    shown = "---\n".join(f"{_QUERY}{q}\nAction: {a}\nAction Input: {ai}\n" for q, a, ai in demos)
+    return f"{tools}\n\n{_DEMO_INTRO}\n\n{shown}{_DEMO_OUTRO}\n\n{_QUERY}{query}"
+
+
+def _demo(entry: Any) -> Demo:
+    get = entry.get if isinstance(entry, dict) else lambda f: getattr(entry, f, None)
+    values = (get("query"), get("action"), get("action_input"))
+    if not all(isinstance(v, str) for v in values):
+        raise ConfigError("a demonstration needs string 'query', 'action' and 'action_input'")
+    return values  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------- running
+
+
+@contextlib.asynccontextmanager
+async def llm_session(
+    urls: Sequence[str], model: str, *, mock: Any | None, concurrency: int, seed: int,
+    cassette_dir: Path | None, api_key_env: str = "OPENAI_API_KEY",
+) -> AsyncIterator[tuple[Any, str]]:
+    """One pooled LLM client (optionally recorded into ``cassette_dir``); yields it and the
+    model name the servers answer to. ``mock`` (a MockLlmConfig) serves the scripted LLM."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls = list(urls)
+        if mock is not None:
+            from tool_mocks.llm import serve_mock_llm
+
+            urls = [await stack.enter_async_context(serve_mock_llm(mock))]
+        if not urls:
+            raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible server "
+                              "(e.g. vLLM), or --llm mock for the scripted test LLM")
+        model = await _resolve_model(urls, model, _DEFAULTS.llm_timeouts.connect)
+        client = await stack.enter_async_context(LlmClient(
+            urls, model, concurrency=concurrency, timeouts=_DEFAULTS.llm_timeouts,
+            retry=_DEFAULTS.llm_retry, api_key_env=api_key_env, seed=seed))
+        llm: Any = client
+        if cassette_dir is not None:
+            log = await stack.enter_async_context(AppendLog(cassette_dir, fsync=False))
+            llm = RecordedLlm(client, Cassette(cassette_dir, "llm", "record", log.append), model)
+        yield llm, model
+
+
+async def _resolve_model(urls: Sequence[str], model: str, connect_s: float) -> str:
+    """Ask each server for its models; fail with one clear line when one cannot be reached."""
+    offered: list[str] = []
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+        for url in urls:
+            try:
+                async with session.get(url.rstrip("/") + "/v1/models") as resp:
+                    resp.raise_for_status()
+                    data = await resp.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                raise ConfigError(f"LLM server {url} did not answer GET /v1/models "
+                                  f"({type(exc).__name__}); start one (e.g. `vllm serve MODEL`) "
+                                  "or run with --llm mock") from None
+            if isinstance(data, dict):
+                offered += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
+    if model == "default":
+        return offered[0] if offered else model
+    if offered and model not in offered:
+        raise ConfigError(f"model {model!r} is not served at {', '.join(urls)}; it offers: "
+                          f"{', '.join(offered)}")
+    return model
+
+
+async def run_pool(jobs: Sequence[T], work: Callable[[T], Awaitable[R]], concurrency: int,
+                   progress: Callable[[int], None] | None = None) -> list[R]:
+    """``work`` over ``jobs`` by a fixed pool of workers; results in job order."""
+    results: list[Any] = [None] * len(jobs)
+    pending = iter(enumerate(jobs))  # shared by the workers; next() never awaits, so no lock
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        for index, job in pending:
+            results[index] = await work(job)
+            done += 1
+            if progress is not None:
+                progress(done)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(concurrency, len(jobs))):
+            tg.start_soon(worker)
+    return results
+
+
+class _Job(msgspec.Struct, frozen=True):
+    api: str
+    index: int
+    messages: list[Message]
+    seed: int
+
+
+def _progress(total: int, display: bool) -> Callable[[int], None] | None:
+    if not display:
+        return None
+    started, last = time.monotonic(), [0.0]
+    live = sys.stderr.isatty()  # a log file gets the final line only
+
+    def show(done: int) -> None:
+        now = time.monotonic()
+        if done == total or (live and now - last[0] >= 0.5):
+            last[0] = now
+            rate = done / max(now - started, 1e-9)
+            print(f"\rinfer: {done}/{total} items, {rate:,.1f}/s", end="\n" if done == total
+                  else "", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(msgspec.json.encode(value))
+    tmp.replace(path)
+
+
+async def infer(config: InferConfig, out: str | Path, *, mock_llm: Any | None = None,
+                display: bool = False) -> InferMeta:
+    """Run the test set of ``config`` against the LLM and write ``out`` and its sidecar."""
+    out = Path(out)
+    started = time.monotonic()
+    data = load_test_file(config.test)
+    names = list(data)
+    chosen = [a for a in names if not config.apis or a in config.apis]
+    unknown = [a for a in config.apis if a not in data]
+    if unknown:
+        raise ConfigError(f"API {unknown[0]!r} is not in the test file {config.test}")
+    neighbors = _load_neighbors(config.neighbors, chosen) if config.neighbors else None
+    offered = sorted({n for v in neighbors.values() for n in v}) if neighbors else names
+    descriptions = load_descriptions(config.catalog, offered)
+    items = [(api, i, item) for api in chosen for i, item in enumerate(data[api])]
+
+    demos: list[list[Demo]] | None = None
+    retriever, available = None, 0
+    if config.setting == "icl":
+        demos, retriever, available = await _demonstrations(config, [it for *_, it in items])
+
+    study = api_order(names, config.seed)
+    shared = tools_prompt(study, descriptions) if neighbors is None and config.order == "study" \
+        else None
+    jobs = []
+    for n, (api, index, item) in enumerate(items):
+        seed = request_seed(config.seed, f"test:{api}", index, 0, 0)
+        tools = shared
+        if neighbors is not None:
+            tools = tools_prompt(neighbors[api], descriptions)  # the study kept their order
+        elif tools is None:
+            tools = tools_prompt(api_order(names, seed), descriptions)
+        prompt = build_prompt(tools, item["query"], None if demos is None else demos[n])
+        messages = [{"role": "system", "content": _SYSTEMS[config.system]},
+                    {"role": "user", "content": prompt}]
+        jobs.append(_Job(api, index, messages, seed))
+
+    cassette_dir = None if config.cassette == "off" else out.parent / f"{out.stem}.cassette"
+    errors: list[str] = []
+
+    async with llm_session(config.llm_urls, config.model, mock=mock_llm,
+                           concurrency=config.concurrency, seed=config.seed,
+                           cassette_dir=cassette_dir, api_key_env=config.api_key_env
+                           ) as (llm, model):
+        async def one(job: _Job) -> Completion | None:
+            try:
+                return await llm.complete(job.messages, stop=STOP, seed=job.seed,
+                                          temperature=config.temperature,
+                                          max_tokens=config.max_tokens,
+                                          affinity=f"{job.api}#{job.index}")
+            except (RetryBudgetExceeded, RequestRejectedError) as exc:
+                # the item scores as unparseable, as a model that said nothing would
+                errors.append(f"{job.api}#{job.index}: {exc}")
+                return None
+
+        replies = await run_pool(jobs, one, config.concurrency,
+                                 _progress(len(jobs), display))
+
+    predictions: dict[str, list[dict[str, Any]]] = {api: [] for api in chosen}
+    finish: dict[str, int] = {}
+    for (api, _, item), reply in zip(items, replies, strict=True):
+        predictions[api].append({**item, "model_output": reply.text if reply else ""})
+        reason = (reply.finish_reason or "none") if reply else "error"
+        finish[reason] = finish.get(reason, 0) + 1
+    meta = InferMeta(
+        config=msgspec.to_builtins(config), model=model, retriever=retriever,
+        demos_available=available, apis=len(chosen), items=len(items), llm_errors=len(errors),
+        errors=errors[:20], finish_reasons=dict(sorted(finish.items())),
+        prompt_tokens=sum(r.prompt_tokens for r in replies if r),
+        completion_tokens=sum(r.completion_tokens for r in replies if r),
+        elapsed_s=round(time.monotonic() - started, 3), api_order=study,
+    )
+    await anyio.to_thread.run_sync(_write_json, out, predictions)
+    await anyio.to_thread.run_sync(_write_json, out.with_name(out.name + ".meta.json"), meta)
+    return meta
+
+
+async def _demonstrations(config: InferConfig, items: Sequence[dict[str, Any]]
+                          ) -> tuple[list[list[Demo]], str, int]:
+    """The demonstrations of every item, the retriever's name and the pool size."""
+    if config.demos is None:
+        # the study's tool_test_with_demo.json carries each item's retrieved demos already
+        if not all(isinstance(item.get("demo"), list) for item in items):
+            raise ConfigError("--setting icl needs --demos FILE_OR_RUN (the test items carry "
+                              "no 'demo' lists of their own)")
+        return [[_demo(d) for d in item["demo"][: config.k]] for item in items], "given", 0
+    from ..distill.examples import load_examples
+
+    pool = [_demo(e) for e in await anyio.to_thread.run_sync(load_examples, config.demos)]
+    if not pool:
+        raise ConfigError(f"{config.demos} holds no demonstrations")
+    ranked, name = await retrieve(config.retriever, [q for q, _, _ in pool],
+                                  [item["query"] for item in items], config.k)
+    return [[pool[j] for j in row] for row in ranked], name, len(pool)
