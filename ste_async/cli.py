@@ -60,6 +60,15 @@ def _api_list(value: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in value.split(",") if n.strip())
 
 
+def _int_or_auto(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+
+
 def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("explore", help="run STE exploration episodes",
                        description="Run STE exploration: imagine, act, reflect, per API.")
@@ -73,7 +82,8 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--max-tokens", type=int, dest="max_tokens")
     p.add_argument("--lanes", type=int, help="episodes of one API at once (study: 1)")
     p.add_argument("--max-episodes", type=int, dest="max_episodes", help="episodes in flight")
-    p.add_argument("--llm-concurrency", type=int, dest="llm_concurrency")
+    p.add_argument("--llm-concurrency", type=_int_or_auto, dest="llm_concurrency",
+                   help="LLM requests in flight, or 'auto' to follow the server's load")
     p.add_argument("--tool-concurrency", type=int, dest="tool_concurrency")
     p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
     p.add_argument("--llm-url", action="append", dest="llm_urls", help="OpenAI-compatible base URL (repeatable)")
@@ -264,6 +274,8 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                    help="uniform +-fraction around --latency-ms")
     p.add_argument("--per-token-ms", type=float, default=0.0)
     p.add_argument("--load-ms", type=float, default=0.0)
+    p.add_argument("--slots", type=int, default=0,
+                   help="requests served at once; the rest queue (0 = no limit)")
     p.add_argument("--error-rate", type=float, default=0.2)
     p.set_defaults(func=_cmd_serve_llm)
 
@@ -275,6 +287,7 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
         config = MockLlmConfig(host=args.host, port=args.port, latency_ms=args.latency_ms,
                                latency_spread=args.latency_spread,
                                per_token_ms=args.per_token_ms, load_ms=args.load_ms,
+                               slots=args.slots,
                                error_rate=args.error_rate)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

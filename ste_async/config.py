@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -78,7 +78,7 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     reflection: bool = True
     lanes: int = 1
     max_episodes: int = 512  # episodes in flight
-    llm_concurrency: int = 256  # LLM requests in flight, all endpoints together
+    llm_concurrency: int | Literal["auto"] = 256  # LLM requests in flight, all endpoints
     tool_concurrency: int = 256  # tool requests in flight
     llm_urls: tuple[str, ...] = ()
     model: str = "default"
@@ -101,7 +101,7 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             "max_tokens": self.max_tokens,
             "lanes": self.lanes,
             "max_episodes": self.max_episodes,
-            "llm_concurrency": self.llm_concurrency,
+            "llm_concurrency": 1 if self.llm_concurrency == "auto" else self.llm_concurrency,
             "tool_concurrency": self.tool_concurrency,
             "observation_max_chars": self.observation_max_chars,
         }

@@ -55,6 +55,7 @@ class MockLlmConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     per_token_ms: float = 0.0  # per generated token
     load_ms: float = 0.0  # extra per request already in flight (a batching server's slowdown)
     error_rate: float = 0.2  # chance that a trial's first act step holds a mistake
+    slots: int = 0  # requests served at once (0 = no limit); the rest queue, as in vLLM
     context_window: int = 32768
 
     def __post_init__(self) -> None:
@@ -267,6 +268,9 @@ class _MockLlm:
         self.requests = 0
         self.completed = 0
         self.generated_tokens = 0
+        # a batching server runs at most `slots` requests; the rest wait in its queue
+        self.slots = anyio.Semaphore(config.slots) if config.slots else None
+        self.waiting = 0
 
 
 def _cut_at_stop(text: str, stop: Any) -> str:
@@ -310,7 +314,17 @@ async def _chat(request: web.Request) -> web.Response:
         if c.latency_spread:
             base *= 1.0 + c.latency_spread * (2.0 * random.Random(seed ^ 0x1A7E).random() - 1.0)
         delay = base + c.per_token_ms * completion_tokens + c.load_ms * (state.in_flight - 1)
-        if delay > 0:
+        if state.slots is not None:
+            state.waiting += 1
+            try:
+                await state.slots.acquire()
+            finally:
+                state.waiting -= 1
+            try:
+                await anyio.sleep(delay / 1000.0)
+            finally:
+                state.slots.release()
+        elif delay > 0:
             await anyio.sleep(delay / 1000.0)
     finally:
         state.in_flight -= 1
@@ -343,8 +357,9 @@ async def _metrics(request: web.Request) -> web.Response:
     # the two gauges vLLM exposes that an adaptive client reads
     state = request.app[_STATE]
     text = (
-        f'vllm:num_requests_running{{model_name="{state.config.model}"}} {state.in_flight}\n'
-        f'vllm:num_requests_waiting{{model_name="{state.config.model}"}} 0\n'
+        f'vllm:num_requests_running{{model_name="{state.config.model}"}} '
+        f"{state.in_flight - state.waiting}\n"
+        f'vllm:num_requests_waiting{{model_name="{state.config.model}"}} {state.waiting}\n'
         f'vllm:request_success_total{{model_name="{state.config.model}"}} {state.completed}\n'
     )
     return web.Response(text=text)

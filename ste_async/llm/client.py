@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import aiohttp
 import anyio
 import msgspec
+from anyio.abc import TaskGroup
 
 from .._http import make_session, post_bytes, with_retries
 from ..config import RetryConfig, Timeouts
 from ..errors import ConfigError, MalformedReplyError, TransientError
+from .adaptive import AdaptiveLimiter
 
 __all__ = ("Completion", "LlmClient", "Message", "encode_chat_request")
 
@@ -59,6 +62,9 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     attempts: int
     endpoint: str
 
+
+AUTO_MAX = 4096  # the most requests "auto" lets in flight (and the connection pool's size)
+_WAITING = re.compile(r"^vllm:num_requests_waiting(?:\{[^}]*\})? ([0-9.eE+]+)", re.M)
 
 _DECODER = msgspec.json.Decoder(_ChatReply)
 _ENCODER = msgspec.json.Encoder()
@@ -105,13 +111,14 @@ class LlmClient:
 
     COOL_DOWN_S = 5.0
     FAILURES_TO_DOWN = 3
+    metrics_interval_s = 1.0  # how often "auto" reads the servers' queue
 
     def __init__(
         self,
         urls: Sequence[str],
         model: str,
         *,
-        concurrency: int,
+        concurrency: int | Literal["auto"],
         timeouts: Timeouts,
         retry: RetryConfig,
         api_key_env: str = "OPENAI_API_KEY",
@@ -122,9 +129,16 @@ class LlmClient:
         self.model = model
         self._endpoints = [_Endpoint(u) for u in urls]
         self._affinity: dict[str, _Endpoint] = {}
-        # fast_acquire: an uncontended acquire does not yield to the event loop
-        self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
-        self._concurrency = concurrency
+        self._adaptive: AdaptiveLimiter | None = None
+        self._limiter: anyio.Semaphore | AdaptiveLimiter
+        if concurrency == "auto":
+            self._adaptive = self._limiter = AdaptiveLimiter(hi=AUTO_MAX)
+            self._concurrency = AUTO_MAX
+        else:
+            # fast_acquire: an uncontended acquire does not yield to the event loop
+            self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
+            self._concurrency = concurrency
+        self._tg: TaskGroup | None = None
         self._timeouts = timeouts
         self._retry = retry
         self._rng = random.Random(seed)
@@ -139,6 +153,10 @@ class LlmClient:
 
     async def __aenter__(self) -> Self:
         self._session = make_session(self._concurrency, self._timeouts, self._headers)
+        if self._adaptive is not None:
+            self._tg = anyio.create_task_group()
+            await self._tg.__aenter__()
+            self._tg.start_soon(self._watch_server_queue)
         return self
 
     async def __aexit__(
@@ -147,6 +165,10 @@ class LlmClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        if self._tg is not None:
+            tg, self._tg = self._tg, None
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(None, None, None)
         if self._session is not None:
             session, self._session = self._session, None
             with anyio.CancelScope(shield=True):
@@ -154,11 +176,43 @@ class LlmClient:
 
     @property
     def in_flight(self) -> int:
+        if self._adaptive is not None:
+            return self._adaptive.in_flight
+        assert isinstance(self._limiter, anyio.Semaphore)
         return self._concurrency - self._limiter.value
 
     @property
     def queued(self) -> int:
+        if self._adaptive is not None:
+            return self._adaptive.waiting
+        assert isinstance(self._limiter, anyio.Semaphore)
         return self._limiter.statistics().tasks_waiting
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now (it moves with ``concurrency="auto"``)."""
+        return int(self._adaptive.limit) if self._adaptive is not None else self._concurrency
+
+    async def _watch_server_queue(self) -> None:
+        """Read the servers' own queue length (vLLM's /metrics) once a second, if they have one."""
+        assert self._session is not None and self._adaptive is not None
+        urls = [e.url.removesuffix("/v1/chat/completions") + "/metrics" for e in self._endpoints]
+        while urls:
+            total, readable = 0, []
+            for url in urls:
+                try:
+                    async with self._session.get(url) as resp:
+                        text = await resp.text() if resp.status == 200 else ""
+                except (aiohttp.ClientError, TimeoutError):
+                    readable.append(url)  # down for now; the retry logic handles it
+                    continue
+                found = _WAITING.findall(text)
+                if found:
+                    total += sum(int(float(v)) for v in found)
+                    readable.append(url)
+            urls = readable
+            self._adaptive.server_sample(total if urls else None)
+            await anyio.sleep(self.metrics_interval_s)
 
     def calls_per_endpoint(self) -> dict[str, int]:
         return {e.url: e.calls for e in self._endpoints}
@@ -198,6 +252,7 @@ class LlmClient:
         """Send an encoded request (see :func:`encode_chat_request`)."""
         started = time.monotonic()
         async with self._limiter:
+            admitted = time.monotonic()
             (reply, endpoint), attempts = await with_retries(
                 lambda _attempt: self._attempt(body, affinity),
                 self._retry,
@@ -206,6 +261,8 @@ class LlmClient:
                 on_retry=self._on_retry,
                 on_recovered=self._on_recovered,
             )
+            if self._adaptive is not None and attempts == 1:
+                self._adaptive.observe(time.monotonic() - admitted)
         if not reply.choices:
             raise MalformedReplyError("LLM reply has no choices", endpoint=endpoint)
         choice = reply.choices[0]
