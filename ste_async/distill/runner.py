@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
 import anyio
 import msgspec
 
@@ -37,6 +36,7 @@ from ..config import RetryConfig, Timeouts
 from ..errors import ConfigError, RequestRejectedError, SteError, StoreError
 from ..ids import request_seed
 from ..llm import LlmClient
+from ..llm.preflight import resolve_model
 from . import prompting
 from .candidates import (
     Candidate,
@@ -148,27 +148,6 @@ async def _llm_urls(config: DistillConfig, mock_llm: Any | None) -> AsyncIterato
 
     async with serve_mock_llm(mock_llm) as url:
         yield [url]
-
-
-async def _resolve_model(urls: list[str], model: str, connect_s: float) -> str:
-    """The model to ask for: checked against the servers' /v1/models listing."""
-    served: list[str] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
-        for url in urls:
-            try:
-                async with session.get(url.rstrip("/") + "/v1/models") as resp:
-                    resp.raise_for_status()
-                    data = await resp.json(content_type=None)
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise ConfigError(f"LLM server {url} is unreachable or not OpenAI-compatible "
-                                  f"({type(exc).__name__}); start one or use --llm mock") from None
-            served += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
-    if model == "default":
-        return served[0] if served else model
-    if served and model not in served:
-        raise ConfigError(f"model {model!r} is not served at {', '.join(urls)}; it offers: "
-                          f"{', '.join(served)}")
-    return model
 
 
 async def _pool(items: Iterable[T], work: Callable[[T], Awaitable[None]], workers: int) -> None:
@@ -339,7 +318,7 @@ async def distill(
         settings = {k: getattr(config, k) for k in _PROTOCOL}
 
         async with _llm_urls(config, mock_llm) as urls:
-            model = await _resolve_model(urls, config.model, config.llm_timeouts.connect)
+            model = await resolve_model(urls, config.model, config.llm_timeouts.connect)
             if old_meta.get("model") not in (None, model):
                 raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "
                                  f"this run asks {model!r}")

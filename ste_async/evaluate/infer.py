@@ -27,7 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import aiohttp
 import anyio
 import msgspec
 
@@ -38,6 +37,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, LlmClient, Message
+from ..llm.preflight import resolve_model
 from ..prompts import SYSTEM
 from .retrieval import RetrieverKind, retrieve
 
@@ -234,7 +234,7 @@ async def llm_session(
         if not urls:
             raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible server "
                               "(e.g. vLLM), or --llm mock for the scripted test LLM")
-        model = await _resolve_model(urls, model, _DEFAULTS.llm_timeouts.connect)
+        model = await resolve_model(urls, model, _DEFAULTS.llm_timeouts.connect)
         client = await stack.enter_async_context(LlmClient(
             urls, model, concurrency=concurrency, timeouts=_DEFAULTS.llm_timeouts,
             retry=_DEFAULTS.llm_retry, api_key_env=api_key_env, seed=seed))
@@ -243,29 +243,6 @@ async def llm_session(
             log = await stack.enter_async_context(AppendLog(cassette_dir, fsync=False))
             llm = RecordedLlm(client, Cassette(cassette_dir, "llm", "record", log.append), model)
         yield llm, model
-
-
-async def _resolve_model(urls: Sequence[str], model: str, connect_s: float) -> str:
-    """Ask each server for its models; fail with one clear line when one cannot be reached."""
-    offered: list[str] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
-        for url in urls:
-            try:
-                async with session.get(url.rstrip("/") + "/v1/models") as resp:
-                    resp.raise_for_status()
-                    data = await resp.json(content_type=None)
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                raise ConfigError(f"LLM server {url} did not answer GET /v1/models "
-                                  f"({type(exc).__name__}); start one (e.g. `vllm serve MODEL`) "
-                                  "or run with --llm mock") from None
-            if isinstance(data, dict):
-                offered += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
-    if model == "default":
-        return offered[0] if offered else model
-    if offered and model not in offered:
-        raise ConfigError(f"model {model!r} is not served at {', '.join(urls)}; it offers: "
-                          f"{', '.join(offered)}")
-    return model
 
 
 async def run_pool(jobs: Sequence[T], work: Callable[[T], Awaitable[R]], concurrency: int,

@@ -20,6 +20,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
+from ..llm.preflight import resolve_model
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
@@ -106,33 +107,8 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
             f"tool server {tools.url} does not offer {len(missing)} API(s) of this run, "
             f"e.g. {missing[0]!r}"
         )
-    models: list[str] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
-        for url in llm_urls:
-            try:
-                async with session.get(url.rstrip("/") + "/v1/models") as resp:
-                    resp.raise_for_status()
-                    data = await resp.json(content_type=None)
-            except aiohttp.ClientResponseError as exc:
-                raise ConfigError(
-                    f"LLM server {url} answered HTTP {exc.status} to GET /v1/models; is it an "
-                    "OpenAI-compatible server?"
-                ) from None
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise ConfigError(
-                    f"LLM server {url} is unreachable ({type(exc).__name__}); start one "
-                    "(for example `vllm serve MODEL --enable-prefix-caching`, or "
-                    "`ste-async serve-llm`) or run with --llm mock"
-                ) from None
-            models += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
-    if model == "default":
-        return models[0] if models else model
-    if models and model not in models:
-        raise ConfigError(
-            f"model {model!r} is not served at {', '.join(llm_urls)}; it offers: "
-            f"{', '.join(models)}"
-        )
-    return model
+    return await resolve_model(llm_urls, model, connect_s)
+
 
 
 def plan_run(
