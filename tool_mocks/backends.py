@@ -20,7 +20,14 @@ from .simulators import REGISTRY
 from .simulators._base import Reply, SimContext
 from .validation import validate
 
-__all__ = ("Backend", "LlmBackend", "ProxyBackend", "SimulatorBackend", "UpstreamFault")
+__all__ = (
+    "API_WRITER_MARKER",
+    "Backend",
+    "LlmBackend",
+    "ProxyBackend",
+    "SimulatorBackend",
+    "UpstreamFault",
+)
 
 
 class UpstreamFault(Exception):
@@ -118,8 +125,9 @@ class ProxyBackend:
             self._session = None
 
 
+API_WRITER_MARKER = "You stand in for a web API"
 _LLM_INSTRUCTIONS = (
-    "You stand in for a web API that cannot be reached. Given its documentation and one call, "
+    f"{API_WRITER_MARKER} that cannot be reached. Given its documentation and one call, "
     "reply with the JSON body the real API would most plausibly return for that call: realistic "
     "field names and values, consistent with the arguments. Reply with JSON only, no prose."
 )

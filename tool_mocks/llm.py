@@ -37,6 +37,7 @@ from ste_async.distill import prompting
 
 from . import _test_policy
 from ._serve import serve_app
+from .backends import API_WRITER_MARKER
 
 __all__ = ("MockLlmConfig", "ScriptedPolicy", "make_llm_app", "serve_mock_llm")
 
@@ -96,6 +97,8 @@ class ScriptedPolicy:
             return evaluation
         last = str(messages[-1].get("content", "")) if messages else ""
         rng = random.Random(seed)
+        if messages and str(messages[0].get("content", "")).startswith(API_WRITER_MARKER):
+            return self._api_answer(last, rng)
         # distillation phases first: their prompts are recognised by marker phrases
         if prompting.JUDGE_MARKER in last:
             return self._judge(last, rng)
@@ -107,6 +110,18 @@ class ScriptedPolicy:
         if last.strip() == prompts.REFLECT:
             return self._reflect(messages)
         return self._act(api, messages, last, rng)
+
+    @staticmethod
+    def _api_answer(prompt: str, rng: random.Random) -> str:
+        """Stand in for an API the tool server cannot simulate: a JSON body built from the call."""
+        found = re.search(r"^Call arguments: (.*)$", prompt, re.M)
+        try:
+            args = orjson.loads(found.group(1)) if found else {}
+        except orjson.JSONDecodeError:
+            args = {}
+        body = {"status": "success", "request": args,
+                "data": {"id": rng.randrange(10**6), "score": round(rng.random(), 3)}}
+        return orjson.dumps(body).decode()
 
     @staticmethod
     def _api(messages: list[dict[str, Any]]) -> str:
