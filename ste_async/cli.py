@@ -95,6 +95,10 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--no-ltm", dest="ltm", action="store_false", default=None)
     p.add_argument("--no-stm", dest="stm", action="store_false", default=None)
     p.add_argument("--no-reflection", dest="reflection", action="store_false", default=None)
+    p.add_argument("--constrain-actions", dest="constrain_actions",
+                   action=argparse.BooleanOptionalAction, default=None,
+                   help="limit Action to the offered APIs and Action Input to JSON with a "
+                        "grammar (default: on for the embedded model, off otherwise)")
     p.add_argument("--mock-latency-ms", type=float, default=0.0)
     p.add_argument("--mock-error-rate", type=float, default=0.2)
     p.add_argument("--cassette", choices=CASSETTE_MODES, default="record",
@@ -111,7 +115,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in (
         "catalog", "episodes", "trials", "max_turn", "temperature", "max_tokens", "lanes",
         "max_episodes", "llm_concurrency", "tool_concurrency", "model", "tools_url", "seed",
-        "ltm", "stm", "reflection")}
+        "ltm", "stm", "reflection", "constrain_actions")}
     overrides["apis"] = _api_list(args.apis)
     overrides["llm_urls"] = tuple(args.llm_urls) if args.llm_urls else None
     config = load_explore_config(args.config, **overrides)
@@ -123,11 +127,6 @@ def _cmd_explore(args: argparse.Namespace) -> int:
             mock = MockLlmConfig(latency_ms=args.mock_latency_ms, error_rate=args.mock_error_rate)
         except ValueError as exc:
             raise ConfigError(f"--mock-*: {exc}") from None
-    elif not config.llm_urls:
-        raise ConfigError(
-            "no LLM given: pass --llm-url URL for an OpenAI-compatible server (e.g. vLLM), "
-            "or --llm mock for the scripted test LLM"
-        )
     n_apis = len(config.apis) if config.apis else "all"
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
           f"-> {args.out}", file=sys.stderr)

