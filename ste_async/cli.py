@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -58,6 +59,13 @@ def _api_list(value: str | None) -> tuple[str, ...] | None:
         return tuple(names)
     # API names may contain commas? none of the catalog's do; "%%" and spaces are fine
     return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+async def _until_signalled() -> None:
+    """Wait for Ctrl-C or SIGTERM, so servers are stopped (and their children) either way."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            return
 
 
 def _int_or_auto(value: str) -> int | str:
@@ -265,7 +273,12 @@ def _cmd_serve_tools(args: argparse.Namespace) -> int:
 
 def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("serve-llm", help="run an OpenAI-compatible server")
-    p.add_argument("--backend", choices=["mock"], default="mock")
+    p.add_argument("--backend", choices=["embedded", "mock"], default="embedded",
+                   help="embedded: llama.cpp with a packaged model; mock: the scripted LLM")
+    p.add_argument("--model", help="embedded: a GGUF file (default: the packaged model)")
+    p.add_argument("--slots", type=int, default=0,
+                   help="requests served at once (embedded default: 4 per core; mock: 0 = "
+                        "no limit, the rest queue)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--latency-ms", type=float, default=0.0)
@@ -273,13 +286,13 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                    help="uniform +-fraction around --latency-ms")
     p.add_argument("--per-token-ms", type=float, default=0.0)
     p.add_argument("--load-ms", type=float, default=0.0)
-    p.add_argument("--slots", type=int, default=0,
-                   help="requests served at once; the rest queue (0 = no limit)")
     p.add_argument("--error-rate", type=float, default=0.2)
     p.set_defaults(func=_cmd_serve_llm)
 
 
 def _cmd_serve_llm(args: argparse.Namespace) -> int:
+    if args.backend == "embedded":
+        return _serve_embedded(args)
     from tool_mocks.llm import MockLlmConfig, serve_mock_llm
 
     try:
@@ -294,7 +307,23 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
     async def serve() -> None:
         async with serve_mock_llm(config) as url:
             print(f"scripted mock LLM listening on {url}/v1", flush=True)
-            await anyio.sleep_forever()
+            await _until_signalled()
+
+    _run_async(serve)
+    return EXIT_OK
+
+
+def _serve_embedded(args: argparse.Namespace) -> int:
+    from .llm.embedded import EmbeddedServer
+
+    async def serve() -> None:
+        server = EmbeddedServer(args.model, slots=args.slots or None, port=args.port,
+                                progress=lambda line: print(line, file=sys.stderr))
+        async with server:
+            print(" ".join(server.command), file=sys.stderr)
+            print(f"embedded model serving {server.slots} requests at once at {server.url}/v1",
+                  flush=True)
+            await _until_signalled()
 
     _run_async(serve)
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 from pathlib import Path
 
@@ -72,7 +73,9 @@ async def run(config: ToolServerConfig) -> None:
 
     async with serve_tools(config) as url:
         print(f"tool server listening on {url}  (GET {url}/apis, POST {url}/call)", flush=True)
-        await anyio.sleep_forever()
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                return
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,6 +168,7 @@ class EmbeddedServer:
         model: str | os.PathLike[str] | None = None,
         *,
         slots: int | None = None,
+        port: int = 0,
         ctx_per_slot: int = 4096,
         threads: int | None = None,
         binary: str | os.PathLike[str] | None = None,
@@ -184,6 +185,7 @@ class EmbeddedServer:
         self.model = model
         self.binary = binary
         self.slots = slots or max(4, 4 * cores)
+        self.port = port  # 0: a free loopback port
         self.ctx_per_slot = ctx_per_slot
         self.threads = threads or cores
         self.startup_timeout = startup_timeout
@@ -289,7 +291,7 @@ async def _serve(server: EmbeddedServer) -> AsyncIterator[EmbeddedServer]:
     binary = find_server_binary(server.binary)
     server.progress("preparing the embedded model")
     model = await anyio.to_thread.run_sync(find_default_model, server.model)
-    port = _free_port()
+    port = server.port or _free_port()
     server.url = f"http://127.0.0.1:{port}"
     server.command = server.build_command(binary, model, port)
     server.progress(f"starting llama-server with {server.slots} slots: {model.name}")
