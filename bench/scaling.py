@@ -51,8 +51,11 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            with urllib.request.urlopen(self.url, timeout=5) as r:
-                g = dict(_GAUGE.findall(r.read().decode()))
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as r:
+                    g = dict(_GAUGE.findall(r.read().decode()))
+            except OSError:  # the server is too busy to answer in time: skip this sample
+                continue
             self.samples.append((time.monotonic(), int(g["vllm:request_success_total"]),
                                  int(g["vllm:num_requests_running"]), _rss_kb()))
 

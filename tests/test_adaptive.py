@@ -20,7 +20,7 @@ KW = {"lo": 4, "hi": 1000}
         (100, 100, 150, 1.0, 1.0, 30, 73.5),
         (100, 100, 150, 1.0, 1.0, 1, 90.0),
         # the server has room and the limit binds: grow
-        (100, 100, 150, 1.0, 1.0, 0, 150.0),
+        (100, 100, 150, 1.0, 1.0, 0, 200.0),
         # the server has room but we do not use the limit: keep it
         (100, 20, 20, 1.0, 1.0, 0, 100.0),
         # no server signal: latency flat and the limit binds -> grow; doubled -> shrink
@@ -29,7 +29,7 @@ KW = {"lo": 4, "hi": 1000}
         (100, 100, 100, 1.0, 1.5, None, 100.0),
         # bounds
         (5, 5, 5, 1.0, 3.0, None, 4.0),
-        (900, 900, 900, 1.0, 1.0, 0, 1000.0),
+        (600, 600, 600, 1.0, 1.0, 0, 1000.0),
     ],
 )
 def test_next_limit_table(limit: float, in_flight: int, demand: int, min_lat: float, lat: float,

@@ -32,8 +32,10 @@ _REFLECT_GRAMMAR = 'root ::= ("Yes" | "No") [^\\n]{0,200}\n'
 
 
 @functools.cache
-def _step_grammar(api_names: tuple[str, ...]) -> str:
-    return react_grammar(api_names)
+def _step_grammar(api_names: tuple[str, ...], first: bool) -> str:
+    # a trial's first step must call the API: a small model otherwise often answers at
+    # once, and a trial without a call teaches nothing
+    return react_grammar(api_names, allow_final=not first)
 
 ACT_STOP = "Observation:"
 REFLECT_STEP = 1000  # the seed slot of the reflection call, after every act step
@@ -176,7 +178,7 @@ class _EpisodeRun:
         for turn in range(self.config.max_turn + 1):
             try:
                 reply = await self._ask(messages, user, stop=ACT_STOP, trial=t, step=turn + 1,
-                                        grammar=_step_grammar(tuple(self.api_names)))
+                                        grammar=_step_grammar(tuple(self.api_names), turn == 0))
             except RequestRejectedError as exc:
                 steps.append(Step(raw=str(exc), kind="llm_error"))
                 return steps

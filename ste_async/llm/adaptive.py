@@ -39,7 +39,7 @@ def next_limit(limit: float, *, in_flight: int, demand: int, min_latency: float,
         if server_waiting > 0:
             # the server is full: aim just above what it runs, never grow
             return max(lo, min(limit * 0.9, (in_flight - server_waiting) * 1.05))
-        return min(hi, limit * 1.5) if binding else limit
+        return min(hi, limit * 2.0) if binding else limit  # slow start: double while room
     if min_latency <= 0 or latency <= 0:
         return limit
     gradient = min_latency / latency  # 1.0 = no queueing anywhere

@@ -111,7 +111,7 @@ class LlmClient:
 
     COOL_DOWN_S = 5.0
     FAILURES_TO_DOWN = 3
-    metrics_interval_s = 1.0  # how often "auto" reads the servers' queue
+    metrics_interval_s = 0.5  # how often "auto" reads the servers' queue
 
     def __init__(
         self,

@@ -169,7 +169,7 @@ class EmbeddedServer:
         *,
         slots: int | None = None,
         port: int = 0,
-        ctx_per_slot: int = 4096,
+        ctx_per_slot: int = 8192,
         threads: int | None = None,
         binary: str | os.PathLike[str] | None = None,
         startup_timeout: float = 180.0,
@@ -211,6 +211,8 @@ class EmbeddedServer:
     def build_command(self, binary: Path, model: Path, port: int) -> list[str]:
         return [
             str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+            # the name /v1/models reports, and so the one runs record: not a local path
+            "--alias", model.stem,
             "--parallel", str(self.slots), "--ctx-size", str(self.slots * self.ctx_per_slot),
             "--threads", str(self.threads), "--cont-batching", "--no-webui",
             "--cache-ram", str(self.cache_ram_mib),
