@@ -15,7 +15,8 @@ from ste_async.llm.embedded import EmbeddedServer, find_default_model, find_serv
 from ste_async.llm.grammar import react_grammar
 from ste_async.parsing import Call, Final, parse_react
 
-pytestmark = pytest.mark.embedded
+# a small model on a shared CPU: allow minutes, not the default minute
+pytestmark = [pytest.mark.embedded, pytest.mark.timeout(300)]
 
 API = "Café & Co: 14-day forecast [v2] 100%%"
 

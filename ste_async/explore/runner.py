@@ -92,7 +92,6 @@ async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: An
 
             server = EmbeddedServer(progress=lambda line: print(line, file=sys.stderr))
             await stack.enter_async_context(server)
-            print(f"embedded model ready at {server.url}", file=sys.stderr)
             llm_urls = [server.url]
         yield llm_urls, tools_url
 

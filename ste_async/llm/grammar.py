@@ -25,13 +25,17 @@ from collections.abc import Sequence
 
 __all__ = ("gbnf_literal", "query_grammar", "react_grammar")
 
-# Every repetition is bounded (members, items, characters, blanks) so that a small model that
+# Every repetition is bounded (members, items, characters, blanks, and nesting: values
+# below the top level are scalars or flat arrays and objects) so that a small model that
 # starts copying the prompt's "key_1", "key_2", ... example has to close the object in time.
 _JSON_RULES = r"""
 object ::= "{" ws ( member ( "," ws member ){0,9} )? "}"
 member ::= string ws ":" ws value ws
-value ::= object | array | string | number | "true" | "false" | "null"
-array ::= "[" ws ( value ws ( "," ws value ws ){0,9} )? "]"
+value ::= inner | array | scalar
+inner ::= "{" ws ( string ws ":" ws flat ws ( "," ws string ws ":" ws flat ws ){0,9} )? "}"
+array ::= "[" ws ( flat ws ( "," ws flat ws ){0,9} )? "]"
+flat ::= scalar | "[" ws ( scalar ws ( "," ws scalar ws ){0,9} )? "]"
+scalar ::= string | number | "true" | "false" | "null"
 string ::= "\"" char{0,200} "\""
 char ::= [^"\\\x00-\x1F\x7F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,3} )?
