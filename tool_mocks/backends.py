@@ -62,29 +62,51 @@ class SimulatorBackend:
         return None
 
 
-class ProxyBackend:
+class _RemoteBackend:
+    """A backend that answers any API through HTTP, after the generic validation."""
+
+    deterministic = False
+
+    def __init__(self, timeout_s: float):
+        self._timeout_s = timeout_s
+        self._session: aiohttp.ClientSession | None = None
+
+    def handles(self, spec: ApiSpec) -> bool:
+        return True
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(total=self._timeout_s)
+            self._session = aiohttp.ClientSession(timeout=timeout)
+        return self._session
+
+    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
+        clean = validate(spec, args)
+        if isinstance(clean, Reply):
+            return clean
+        return await self.forward(spec, clean, ctx)
+
+    async def forward(self, spec: ApiSpec, clean: dict[str, Any], ctx: SimContext) -> Reply:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class ProxyBackend(_RemoteBackend):
     """Forwards to a ToolBench-style upstream (``POST {category, tool_name, api_name, ...}``).
 
     The key comes only from the environment variable named in the config; it is sent in a
     header and in the payload field the ToolBench server expects, and never logged or stored.
     """
 
-    deterministic = False
-
     def __init__(self, config: UpstreamConfig):
+        super().__init__(config.timeout_s)
         self._config = config
-        self._session: aiohttp.ClientSession | None = None
 
-    def handles(self, spec: ApiSpec) -> bool:
-        return True
-
-    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
-        clean = validate(spec, args)
-        if isinstance(clean, Reply):
-            return clean
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+    async def forward(self, spec: ApiSpec, clean: dict[str, Any], ctx: SimContext) -> Reply:
         key = os.environ.get(self._config.key_env, "")
         payload = {
             "category": spec.category,
@@ -95,7 +117,7 @@ class ProxyBackend:
             "toolbench_key": key,
         }
         try:
-            async with self._session.post(
+            async with self.session().post(
                 self._config.url, json=payload, headers={"toolbench_key": key}
             ) as resp:
                 raw = await resp.read()
@@ -119,11 +141,6 @@ class ProxyBackend:
             return Reply(400 if error else 200, {"error": error, "response": body} if error else body)
         return Reply(status, data)
 
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
 
 API_WRITER_MARKER = "You stand in for a web API"
 _LLM_INSTRUCTIONS = (
@@ -133,25 +150,14 @@ _LLM_INSTRUCTIONS = (
 )
 
 
-class LlmBackend:
+class LlmBackend(_RemoteBackend):
     """Asks an OpenAI-compatible model to write the answer of an API with no simulator."""
 
-    deterministic = False
-
     def __init__(self, config: LlmBackendConfig):
+        super().__init__(config.timeout_s)
         self._config = config
-        self._session: aiohttp.ClientSession | None = None
 
-    def handles(self, spec: ApiSpec) -> bool:
-        return True
-
-    async def answer(self, spec: ApiSpec, args: Any, ctx: SimContext) -> Reply:
-        clean = validate(spec, args)
-        if isinstance(clean, Reply):
-            return clean
-        if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=self._config.timeout_s)
-            self._session = aiohttp.ClientSession(timeout=timeout)
+    async def forward(self, spec: ApiSpec, clean: dict[str, Any], ctx: SimContext) -> Reply:
         prompt = (
             f"API: {spec.name}\nDocumentation: {spec.prompt_description()}\n"
             f"Call arguments: {ctx.canonical_args}\nJSON body:"
@@ -168,7 +174,7 @@ class LlmBackend:
         }
         url = self._config.url.rstrip("/") + "/v1/chat/completions"
         try:
-            async with self._session.post(url, json=payload) as resp:
+            async with self.session().post(url, json=payload) as resp:
                 if resp.status >= 400:
                     raise UpstreamFault(f"LLM backend answered HTTP {resp.status}")
                 data = orjson.loads(await resp.read())
@@ -179,11 +185,6 @@ class LlmBackend:
         except (KeyError, IndexError, TypeError):
             raise UpstreamFault("LLM backend reply has no message content") from None
         return Reply(200, _json_from_text(text))
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
 
 def _json_from_text(text: str) -> Any:
