@@ -47,7 +47,7 @@ def main() -> None:
     llm_port, tools_port = free_port(), free_port()
     pin(0)
     results = []
-    with child_server(["ste_async.cli", "serve-llm", "--port", str(llm_port), "--latency-ms",
+    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port", str(llm_port), "--latency-ms",
                        "200", "--latency-spread", "0.2", "--slots", str(args.slots)], llm_port,
                       core=1) as llm, \
             child_server(["tool_mocks", "--port", str(tools_port)], tools_port, core=1) as tools:

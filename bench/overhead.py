@@ -56,7 +56,7 @@ def main() -> None:
     apis = tuple(builtin_catalog())
     llm_port, tools_port = free_port(), free_port()
     pin(0)
-    with child_server(["ste_async.cli", "serve-llm", "--port", str(llm_port)], llm_port,
+    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port", str(llm_port)], llm_port,
                       core=1) as llm, \
             child_server(["tool_mocks", "--port", str(tools_port)], tools_port, core=1) as tools:
         import uvloop

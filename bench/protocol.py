@@ -28,7 +28,7 @@ def main() -> None:
     apis = tuple(builtin_catalog())
     llm_port, tools_port = free_port(), free_port()
     pin(0)
-    with child_server(["ste_async.cli", "serve-llm", "--port", str(llm_port), "--latency-ms",
+    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port", str(llm_port), "--latency-ms",
                        str(args.latency_ms)], llm_port, core=1) as llm, \
             child_server(["tool_mocks", "--port", str(tools_port)], tools_port, core=1) as tools:
         sequential = run_engine(

@@ -155,7 +155,7 @@ def main() -> None:
     points = []
     # latencies spread +-20% around the mean, as a real server's do: synchronized waves of
     # completions would make a rate measured between samples swing with the phase
-    with child_server(["ste_async.cli", "serve-llm", "--port", str(llm_port), "--latency-ms",
+    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port", str(llm_port), "--latency-ms",
                        str(args.latency_ms), "--latency-spread", "0.2"], llm_port,
                       core=1) as llm, \
             child_server(["tool_mocks", "--port", str(tools_port)], tools_port, core=1) as tools:
