@@ -51,8 +51,26 @@ async def test_auto_settles_near_the_server_capacity() -> None:
                         tg.start_soon(_keep_asking, llm, k)
             history = [limit for _, limit in llm._adaptive.history]  # type: ignore[union-attr]
     assert history, "the limit never moved"
+    peak = history.index(max(history))
     assert max(history) > 16  # it went looking for more room ...
-    assert slots * 0.75 <= llm.limit <= slots * 2  # ... and came back to the capacity
+    assert min(history[peak:]) < max(history)  # ... and backed off when the server queued
+    # (where it settles is timing-dependent on a shared machine; the simulation below pins it)
+
+
+def test_the_limit_converges_on_a_simulated_server() -> None:
+    """A server with ``capacity`` slots; the client always has work waiting."""
+    from ste_async.llm.adaptive import AdaptiveLimiter
+
+    for capacity in (8, 64, 500):
+        limiter = AdaptiveLimiter(initial=16, hi=4096)
+        limiter.waiting = 10_000  # demand never runs out
+        seen = []
+        for _ in range(40):
+            limiter.in_flight = int(limiter.limit)
+            limiter.server_sample(max(0, limiter.in_flight - capacity))
+            seen.append(limiter.limit)
+        settled = seen[-10:]
+        assert all(0.9 * capacity <= x <= 2.2 * capacity for x in settled), (capacity, seen)
 
 
 async def _keep_asking(llm: LlmClient, k: int) -> None:

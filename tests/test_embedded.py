@@ -115,14 +115,20 @@ def test_grammar_quotes_api_names() -> None:
         react_grammar([])
 
 
-def _llama_servers() -> set[int]:
+def _llama_servers(parent: int | None = None) -> set[int]:
+    """Pids of llama-server processes (children of ``parent`` only, when given): other
+    programs on the machine may run servers of their own."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if b"llama-server" in (entry / "cmdline").read_bytes():
+                stat = (entry / "stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                if b"llama-server" in (entry / "cmdline").read_bytes() and (
+                    parent is None or ppid == parent
+                ):
                     found.add(int(entry.name))
-            except OSError:
+            except (OSError, ValueError, IndexError):
                 continue
     return found
 
@@ -133,7 +139,6 @@ def test_explore_on_the_embedded_model_then_no_server_is_left(tmp_path: Path) ->
     from ste_async.cli import main
     from ste_async.store import iter_records
 
-    before = _llama_servers()
     run = tmp_path / "run"
     assert main(["explore", "--apis", "add_date", "--episodes", "1", "--trials", "1",
                  "--max-turn", "2", "--max-tokens", "96", "--out", str(run), "--quiet"]) == 0
@@ -143,4 +148,35 @@ def test_explore_on_the_embedded_model_then_no_server_is_left(tmp_path: Path) ->
     assert all(s.raw for s in trial.steps)
     meta = (run / "run.json").read_text()
     assert '"constrain_actions": true' in meta.replace(" ", "").replace('":true', '": true')
-    assert _llama_servers() <= before  # the server it started is gone
+    assert not _llama_servers(parent=os.getpid())  # the server it started is gone
+
+
+def test_the_server_dies_with_a_killed_engine(tmp_path: Path) -> None:
+    """SIGKILL leaves no cleanup code a chance; the parent-death signal still stops the server."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _installed()
+    cmd = [sys.executable, "-m", "ste_async.cli", "explore", "--apis", "add_date",
+           "--episodes", "1", "--trials", "1", "--out", str(tmp_path / "run"), "--quiet"]
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 120
+        while not (servers := _llama_servers(parent=proc.pid)):
+            assert proc.poll() is None and time.monotonic() < deadline, "no server started"
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in servers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in servers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's reaping is left

@@ -288,6 +288,20 @@ async def _stop(process: Process, grace: float) -> None:
         signal_group(_KILL)  # anything the server itself left in its group
 
 
+# Linux: the server gets SIGKILL when this process dies, even by SIGKILL, which no cleanup
+# code can catch. A tiny interpreter sets the parent-death signal, then becomes the server.
+_PDEATHSIG = (
+    "import ctypes, os, sys; ctypes.CDLL(None, use_errno=True).prctl(1, 9); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _dies_with_parent(command: list[str]) -> list[str]:
+    if sys.platform != "linux":
+        return command
+    return [sys.executable, "-c", _PDEATHSIG, *command]
+
+
 @asynccontextmanager
 async def _serve(server: EmbeddedServer) -> AsyncIterator[EmbeddedServer]:
     binary = find_server_binary(server.binary)
@@ -298,7 +312,7 @@ async def _serve(server: EmbeddedServer) -> AsyncIterator[EmbeddedServer]:
     server.command = server.build_command(binary, model, port)
     server.progress(f"starting llama-server with {server.slots} slots: {model.name}")
     process = await anyio.open_process(
-        server.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        _dies_with_parent(server.command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, start_new_session=sys.platform != "win32",
     )
     server.pid = process.pid

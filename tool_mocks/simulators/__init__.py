@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (each module registers its simulators on import)
     business,
+    catalogs,
     dates,
     games,
     geo,
