@@ -63,8 +63,11 @@ class Sampler(threading.Thread):
 def one_point(llm: str, tools: str, n: int, latency_s: float, gc_tuned: bool) -> dict[str, Any]:
     apis = tuple(builtin_catalog())
     lanes = math.ceil(n / len(apis))
+    # enough waves of one-trial episodes (about 4.5 calls each) for several seconds of plateau
+    waves = max(3, math.ceil(6.0 / (4.5 * latency_s)))
     config = ExploreConfig(
-        llm_urls=(llm,), tools_url=tools, apis=apis, episodes=3 * lanes, trials=1, lanes=lanes,
+        llm_urls=(llm,), tools_url=tools, apis=apis, episodes=waves * lanes, trials=1,
+        lanes=lanes,
         max_episodes=n, llm_concurrency=n, tool_concurrency=min(n, 1024),
     )
     gc.collect()
@@ -100,12 +103,17 @@ def one_point(llm: str, tools: str, n: int, latency_s: float, gc_tuned: bool) ->
     bound = n / latency_s
     peak_rss = max((s[3] for s in sampler.samples), default=rss0)
     calls = outcome.metrics.llm_calls
+    measured_over = "plateau"
+    if not rate:
+        # too few readings of a busy server's counter: fall back to the whole run
+        rate, measured_over = calls / wall, "whole run"
     return {
         "in_flight": n, "latency_s": latency_s, "gc_tuned": gc_tuned,
         "episodes": outcome.metrics.done, "llm_calls": calls, "wall_s": wall,
         "steady_calls_per_s": rate, "bound_calls_per_s": bound,
         "steady_ratio": None if rate is None else rate / bound,
         "whole_run_calls_per_s": calls / wall, "steady_samples": len(steady),
+        "measured_over": measured_over,
         "server_running_mean": held, "held_share_of_n": held / n,
         "engine_cpu_s": cpu, "engine_core_utilisation": cpu / wall,
         "rss_kb_start": rss0, "rss_kb_peak": peak_rss,
