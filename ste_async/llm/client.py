@@ -12,7 +12,7 @@ import os
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -128,7 +128,8 @@ class LlmClient:
             raise ConfigError("no LLM endpoint given: pass --llm-url URL or --llm mock")
         self.model = model
         self._endpoints = [_Endpoint(u) for u in urls]
-        self._affinity: dict[str, _Endpoint] = {}
+        # episode -> endpoint, most recent last; bounded, since episodes end without saying so
+        self._affinity: OrderedDict[str, _Endpoint] = OrderedDict()
         self._adaptive: AdaptiveLimiter | None = None
         self._limiter: anyio.Semaphore | AdaptiveLimiter
         if concurrency == "auto":
@@ -221,15 +222,20 @@ class LlmClient:
         now = time.monotonic()
         if affinity is not None:
             chosen = self._affinity.get(affinity)
+            if chosen is not None:
+                self._affinity.move_to_end(affinity)
             if chosen is not None and chosen.down_until <= now:
                 return chosen
         live = [e for e in self._endpoints if e.down_until <= now] or self._endpoints
         chosen = min(live, key=lambda e: e.in_flight)
         if affinity is not None:
             self._affinity[affinity] = chosen
+            if len(self._affinity) > 4 * self._concurrency:
+                self._affinity.popitem(last=False)
         return chosen
 
     def release_affinity(self, affinity: str) -> None:
+        """Forget an affinity whose work is done (the map also drops the oldest by itself)."""
         self._affinity.pop(affinity, None)
 
     async def complete(
