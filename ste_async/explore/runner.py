@@ -20,7 +20,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
-from ..llm.preflight import resolve_model
+from ..llm.preflight import context_window, estimate_longest_prompt, resolve_model
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
@@ -96,8 +96,8 @@ async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: An
         yield llm_urls, tools_url
 
 
-async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec], model: str,
-                     connect_s: float) -> str:
+async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec],
+                     config: ExploreConfig, model: str, connect_s: float) -> str:
     """Check both servers before any episode starts; returns the model name to use."""
     try:
         with anyio.fail_after(connect_s):
@@ -113,7 +113,19 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
             f"tool server {tools.url} does not offer {len(missing)} API(s) of this run, "
             f"e.g. {missing[0]!r}"
         )
-    return await resolve_model(llm_urls, model, connect_s)
+    model = await resolve_model(llm_urls, model, connect_s)
+    window = await context_window(llm_urls, model, connect_s)
+    if window is not None:
+        longest = max(estimate_longest_prompt(
+            description_chars=len(s.prompt_description()), episodes=config.episodes,
+            trials=config.trials, max_turn=config.max_turn, max_tokens=config.max_tokens,
+            observation_chars=config.observation_max_chars, ltm=config.ltm) for s in specs)
+        if longest > window:
+            print(f"warning: the server's context holds {window:,} tokens; an episode of this "
+                  f"protocol can build prompts of about {longest:,} (a trial that overflows "
+                  "is recorded with the server's refusal and ends its episode)",
+                  file=sys.stderr)
+    return model
 
 
 
@@ -205,7 +217,7 @@ async def explore(
                            timeouts=config.tool_timeouts, retry=config.tool_retry,
                            seed=config.seed) as tool_client,
             ):
-                model = await _preflight(llm_urls, tool_client, specs, config.model,
+                model = await _preflight(llm_urls, tool_client, specs, config, config.model,
                                          config.llm_timeouts.connect)
                 store.write_meta({**run_meta, "model": model, "cassette": cassette})
                 async with LlmClient(llm_urls, model, concurrency=config.llm_concurrency,
