@@ -170,6 +170,18 @@ def iter_records(run_dir: str | Path) -> Iterator[EpisodeRecord]:
                     yield record
 
 
+def lock_run(run_dir: Path) -> int:
+    """Take the run directory's lock (held until the returned descriptor is closed), so no
+    two processes write one run: an exploration, a distillation, a second of either."""
+    fd = os.open(run_dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"{run_dir} is being written by another process") from None
+    return fd
+
+
 class RunStore:
     """Owns a run directory while a run writes it: lock, metadata and the writer task."""
 
@@ -188,13 +200,7 @@ class RunStore:
             (self.dir / "episodes").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create run directory {self.dir}: {exc.strerror}") from None
-        fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(f"{self.dir} is being written by another process") from None
-        self._lock_fd = fd
+        self._lock_fd = lock_run(self.dir)
         await self._log.__aenter__()
         self._open = True
         return self

@@ -8,14 +8,13 @@ import string
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from simcall import body_of, call
 
 import tool_mocks.simulators  # noqa: F401  (registers every simulator)
 from ste_async.catalog import builtin_catalog
-from tool_mocks.simulators._base import REGISTRY, Reply, SimContext
+from tool_mocks.simulators._base import REGISTRY
 from tool_mocks.simulators.numbers import english_words, math_facts, spanish_words
-from tool_mocks.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK: dict[str, list[dict[str, Any]]] = json.loads(
@@ -30,26 +29,6 @@ EN = "NumbersToLetters%%Convertir cantidad a letra Moneda MXN Ingles"
 TZ = "Stadia Maps Time Zone API%%TZ Lookup by Location"
 PLACES = "Places%%Geographic coordinates by placename"
 MATH = "Numbers%%Get math fact"
-
-
-def call(name: str, args: Any, *, today: dt.date = TODAY, seed: int = 0) -> Reply:
-    """Validate ``args`` against the fragment's spec, then run the simulator."""
-    checked = validate(SPECS[name], args)
-    if isinstance(checked, Reply):
-        return checked
-    ctx = SimContext(
-        seed=seed,
-        today=today,
-        api=name,
-        canonical_args=orjson.dumps(args, option=orjson.OPT_SORT_KEYS).decode(),
-    )
-    return REGISTRY[name](checked, ctx)
-
-
-def body_of(name: str, args: Any, **kw: Any) -> Any:
-    reply = call(name, args, **kw)
-    assert reply.status == 200, reply
-    return reply.body
 
 
 # --- catalog and playbook shape --------------------------------------------------------------

@@ -10,10 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
+from simcall import body_of, call
 
 import tool_mocks.simulators  # noqa: F401  (registers every simulator)
 from ste_async.catalog import builtin_catalog
-from tool_mocks.simulators._base import REGISTRY, Reply, SimContext
+from tool_mocks.simulators._base import REGISTRY
 from tool_mocks.simulators.business import (
     aqi_category,
     dew_point,
@@ -24,7 +25,6 @@ from tool_mocks.simulators.business import (
 )
 from tool_mocks.simulators.school import nota_promedio, school_year_start
 from tool_mocks.simulators.sports import h2h_statistics
-from tool_mocks.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK: dict[str, list[dict[str, Any]]] = json.loads(
@@ -57,26 +57,6 @@ MSGS = "colegiosantaana%%Mensajes-1"
 EVALS = "colegiosantaana%%Evaluaciones-1"
 CL_API = "api.common.group.set.modify"
 CL_KEYS = {"api_key": "a1b2c3d4e5f6a7b8c9d0", "cert_key": "0f1e2d3c4b5a69788796"}
-
-
-def call(name: str, args: Any, *, today: dt.date = TODAY, seed: int = 0) -> Reply:
-    """Validate ``args`` against the fragment's spec, then run the simulator."""
-    checked = validate(SPECS[name], args)
-    if isinstance(checked, Reply):
-        return checked
-    ctx = SimContext(
-        seed=seed,
-        today=today,
-        api=name,
-        canonical_args=orjson.dumps(args, option=orjson.OPT_SORT_KEYS).decode(),
-    )
-    return REGISTRY[name](checked, ctx)
-
-
-def body_of(name: str, args: Any, **kw: Any) -> Any:
-    reply = call(name, args, **kw)
-    assert reply.status == 200, reply
-    return reply.body
 
 
 def _valid_entries() -> list[tuple[str, dict[str, Any]]]:

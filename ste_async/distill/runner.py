@@ -18,11 +18,10 @@ costs no LLM work. At the end ``distill/dataset.json`` holds the training exampl
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,10 +32,12 @@ from .. import prompts
 from .._appendlog import AppendLog
 from ..cassette import Cassette, CassetteMode, RecordedLlm
 from ..config import RetryConfig, Timeouts
-from ..errors import ConfigError, RequestRejectedError, SteError, StoreError
+from ..errors import RequestRejectedError, SteError, StoreError
 from ..ids import request_seed
 from ..llm import LlmClient
+from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import resolve_model
+from ..store import lock_run
 from . import prompting
 from .candidates import (
     Candidate,
@@ -124,30 +125,11 @@ class DistillReport(msgspec.Struct, kw_only=True):
 @contextlib.contextmanager
 def _locked(run_dir: Path) -> Iterator[None]:
     """The run directory's lock, so neither an exploration nor a second distill writes it."""
-    fd = os.open(run_dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StoreError(f"{run_dir} is being written by another process") from None
+    fd = lock_run(run_dir)
     try:
         yield
     finally:
         os.close(fd)
-
-
-@contextlib.asynccontextmanager
-async def _llm_urls(config: DistillConfig, mock_llm: Any | None) -> AsyncIterator[list[str]]:
-    if mock_llm is None:
-        if not config.llm_urls:
-            raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible "
-                              "server, or --llm mock for the scripted test LLM")
-        yield list(config.llm_urls)
-        return
-    from tool_mocks.llm import serve_mock_llm
-
-    async with serve_mock_llm(mock_llm) as url:
-        yield [url]
 
 
 async def _pool(items: Iterable[T], work: Callable[[T], Awaitable[None]], workers: int) -> None:
@@ -317,7 +299,7 @@ async def distill(
         done, bad_p = read_journal(run_dir / PARAPHRASES, ParaphraseSet)
         settings = {k: getattr(config, k) for k in _PROTOCOL}
 
-        async with _llm_urls(config, mock_llm) as urls:
+        async with llm_endpoints(config.llm_urls, mock_llm) as urls:
             model = await resolve_model(urls, config.model, config.llm_timeouts.connect)
             if old_meta.get("model") not in (None, model):
                 raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "

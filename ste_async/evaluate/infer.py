@@ -37,6 +37,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, LlmClient, Message
+from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import resolve_model
 from ..prompts import SYSTEM
 from .retrieval import RetrieverKind, retrieve
@@ -226,14 +227,7 @@ async def llm_session(
     """One pooled LLM client (optionally recorded into ``cassette_dir``); yields it and the
     model name the servers answer to. ``mock`` (a MockLlmConfig) serves the scripted LLM."""
     async with contextlib.AsyncExitStack() as stack:
-        urls = list(urls)
-        if mock is not None:
-            from tool_mocks.llm import serve_mock_llm
-
-            urls = [await stack.enter_async_context(serve_mock_llm(mock))]
-        if not urls:
-            raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible server "
-                              "(e.g. vLLM), or --llm mock for the scripted test LLM")
+        urls = await stack.enter_async_context(llm_endpoints(urls, mock))
         model = await resolve_model(urls, model, _DEFAULTS.llm_timeouts.connect)
         client = await stack.enter_async_context(LlmClient(
             urls, model, concurrency=concurrency, timeouts=_DEFAULTS.llm_timeouts,

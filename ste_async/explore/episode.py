@@ -84,7 +84,7 @@ class _EpisodeRun:
         self.tools = tools
         self.memory = memory
         self.id = episode_id(spec.name, episode)
-        self.api_names = [spec.name]
+        self.api_names = (spec.name,)
         self.descriptions = prompts.api_block([(spec.name, spec.prompt_description())])
 
     async def _ask(self, messages: list[Message], user: str, *, stop: str | None, trial: int,
@@ -97,7 +97,7 @@ class _EpisodeRun:
             temperature=c.temperature,
             max_tokens=c.max_tokens,
             affinity=self.id,
-            **({"extra": {c.grammar_field: grammar}} if grammar and c.constrain_actions else {}),
+            **({"extra": {c.grammar_field: grammar}} if grammar else {}),
         )
 
     async def run(self) -> EpisodeRecord:
@@ -138,7 +138,7 @@ class _EpisodeRun:
         shown = self.memory.snapshot() if c.ltm else []
         sent = prompts.with_memory(imagine, shown, labels=c.reflection)
         asked = await self._ask(messages, sent, stop=IMAGINE_STOP, trial=t, step=0,
-                                grammar=_QUERY_GRAMMAR)
+                                grammar=_QUERY_GRAMMAR if c.constrain_actions else None)
         query = asked.text
         messages += [
             {"role": "user", "content": imagine},
@@ -159,7 +159,8 @@ class _EpisodeRun:
         )
         if c.reflection and not (steps and steps[-1].kind == "llm_error"):
             reply = await self._ask(messages, prompts.REFLECT, stop=ACT_STOP, trial=t,
-                                    step=REFLECT_STEP, grammar=_REFLECT_GRAMMAR)
+                                    step=REFLECT_STEP,
+                                    grammar=_REFLECT_GRAMMAR if c.constrain_actions else None)
             messages += [
                 {"role": "user", "content": prompts.REFLECT},
                 {"role": "assistant", "content": reply.text},
@@ -177,8 +178,10 @@ class _EpisodeRun:
         user = prompt
         for turn in range(self.config.max_turn + 1):
             try:
+                grammar = (_step_grammar(self.api_names, turn == 0)
+                           if self.config.constrain_actions else None)
                 reply = await self._ask(messages, user, stop=ACT_STOP, trial=t, step=turn + 1,
-                                        grammar=_step_grammar(tuple(self.api_names), turn == 0))
+                                        grammar=grammar)
             except RequestRejectedError as exc:
                 steps.append(Step(raw=str(exc), kind="llm_error"))
                 return steps

@@ -20,6 +20,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
+from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import context_window, estimate_longest_prompt, resolve_model
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
@@ -82,17 +83,8 @@ async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: An
             tool_server = tool_server or ToolServerConfig(
                 port=0, catalog=config.catalog, seed=config.seed)
             tools_url = await stack.enter_async_context(serve_tools(tool_server))
-        llm_urls = list(config.llm_urls)
-        if mock_llm is not None:
-            from tool_mocks.llm import serve_mock_llm
-
-            llm_urls = [await stack.enter_async_context(serve_mock_llm(mock_llm))]
-        elif not llm_urls:
-            from ..llm.embedded import EmbeddedServer
-
-            server = EmbeddedServer(progress=lambda line: print(line, file=sys.stderr))
-            await stack.enter_async_context(server)
-            llm_urls = [server.url]
+        llm_urls = await stack.enter_async_context(
+            llm_endpoints(config.llm_urls, mock_llm, embedded=True))
         yield llm_urls, tools_url
 
 
