@@ -4,6 +4,7 @@ process behind however its block is left. Skipped unless ``ste_async[embedded]``
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -180,3 +181,18 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"  # a zombie has exited; only its parent's reaping is left
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux only")
+def test_the_wrapper_runs_the_server_only_under_its_own_parent() -> None:
+    """The engine can die in the tens of milliseconds before the wrapper sets the signal: the
+    wrapper, adopted by another process, must then exit instead of starting an orphan."""
+    import subprocess
+
+    from ste_async.llm.embedded import _PDEATHSIG, _dies_with_parent
+
+    command = _dies_with_parent(["/bin/sh", "-c", "exit 7"])
+    assert command[3] == str(os.getpid())
+    assert subprocess.run(command, timeout=30).returncode == 7  # the server ran
+    orphan = [sys.executable, "-c", _PDEATHSIG, "1", "/bin/sh", "-c", "exit 7"]
+    assert subprocess.run(orphan, timeout=30).returncode == 1  # a stranger's child: no server

@@ -290,16 +290,19 @@ async def _stop(process: Process, grace: float) -> None:
 
 # Linux: the server gets SIGKILL when this process dies, even by SIGKILL, which no cleanup
 # code can catch. A tiny interpreter sets the parent-death signal, then becomes the server.
+# The parent may die before the signal is set (the interpreter takes tens of milliseconds to
+# start): the wrapper then finds itself adopted by another process and exits instead.
 _PDEATHSIG = (
     "import ctypes, os, sys; ctypes.CDLL(None, use_errno=True).prctl(1, 9); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
+    "os.getppid() == int(sys.argv[1]) or os._exit(1); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
 )
 
 
 def _dies_with_parent(command: list[str]) -> list[str]:
     if sys.platform != "linux":
         return command
-    return [sys.executable, "-c", _PDEATHSIG, *command]
+    return [sys.executable, "-c", _PDEATHSIG, str(os.getpid()), *command]
 
 
 @asynccontextmanager
