@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -272,13 +273,28 @@ def _cmd_serve_tools(args: argparse.Namespace) -> int:
 
 
 def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("serve-llm", help="run an OpenAI-compatible server")
-    p.add_argument("--backend", choices=["embedded", "mock"], default="embedded",
-                   help="embedded: llama.cpp with a packaged model; mock: the scripted LLM")
-    p.add_argument("--model", help="embedded: a GGUF file (default: the packaged model)")
+    p = sub.add_parser(
+        "serve-llm", help="run an OpenAI-compatible server",
+        description="Start OpenAI-compatible LLM servers, wait until they answer, print their "
+                    "URLs, and stop them on Ctrl-C. Arguments after -- go to the server "
+                    "unchanged (for example: -- --max-model-len 16384).")
+    p.add_argument("--backend", choices=["embedded", "vllm", "mock"], default="embedded",
+                   help="embedded: llama.cpp with a packaged model; vllm: vLLM on the GPU; "
+                        "mock: the scripted LLM")
+    p.add_argument("--model", help="embedded: a GGUF file (default: the packaged model); "
+                                   "vllm: a hub id or local model directory (required)")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="servers to start, on ports PORT, PORT+1, ...; vLLM replicas go "
+                        "round-robin over --gpus")
+    p.add_argument("--gpus", help="vllm: comma list of GPU ids for the replicas "
+                                  "(default: $CUDA_VISIBLE_DEVICES, else the default device)")
+    p.add_argument("--gpu-memory", type=float, default=0.9,
+                   help="vllm: fraction of each GPU's memory, split among its replicas")
     p.add_argument("--slots", type=int, default=0,
-                   help="requests served at once (embedded default: 4 per core; mock: 0 = "
-                        "no limit, the rest queue)")
+                   help="requests served at once (embedded default: 4 per core; vllm: its "
+                        "--max-num-seqs, default vLLM's own; mock: 0 = no limit, the rest queue)")
+    p.add_argument("--startup-timeout", type=float, default=0.0,
+                   help="seconds to wait for health (default: 180 embedded, 900 vllm)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--latency-ms", type=float, default=0.0)
@@ -287,12 +303,16 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--per-token-ms", type=float, default=0.0)
     p.add_argument("--load-ms", type=float, default=0.0)
     p.add_argument("--error-rate", type=float, default=0.2)
+    p.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
+                   help="passed to llama-server or vllm serve")
     p.set_defaults(func=_cmd_serve_llm)
 
 
 def _cmd_serve_llm(args: argparse.Namespace) -> int:
-    if args.backend == "embedded":
-        return _serve_embedded(args)
+    if args.backend != "mock":
+        return _serve_local(args)
+    if args.replicas != 1 or args.server_args:
+        raise ConfigError("the mock backend takes neither --replicas nor server arguments")
     from tool_mocks.llm import MockLlmConfig, serve_mock_llm
 
     try:
@@ -313,15 +333,42 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve_embedded(args: argparse.Namespace) -> int:
-    from .llm.embedded import EmbeddedServer
+def _serve_local(args: argparse.Namespace) -> int:
+    from .llm.local import LocalServer, serve_all
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    servers: list[LocalServer]
+    timeout = args.startup_timeout or None
+    if args.backend == "vllm":
+        from .llm.vllm import replicas
+
+        gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
+        servers = list(replicas(
+            args.model or "", args.replicas, port=args.port, gpus=gpus,
+            gpu_memory=args.gpu_memory, host=args.host, max_num_seqs=args.slots or None,
+            extra_args=args.server_args, progress=say,
+            **({"startup_timeout": timeout} if timeout else {})))
+    else:
+        from .llm.embedded import EmbeddedServer
+
+        if args.replicas < 1:
+            raise ConfigError(f"--replicas must be at least 1, got {args.replicas}")
+        threads = max(1, (os.cpu_count() or 1) // args.replicas)
+        servers = [
+            EmbeddedServer(args.model, slots=args.slots or None, host=args.host,
+                           port=args.port + i if args.port else 0, threads=threads,
+                           extra_args=args.server_args, progress=say,
+                           **({"startup_timeout": timeout} if timeout else {}))
+            for i in range(args.replicas)
+        ]
 
     async def serve() -> None:
-        server = EmbeddedServer(args.model, slots=args.slots or None, port=args.port,
-                                progress=lambda line: print(line, file=sys.stderr))
-        async with server:
-            print(" ".join(server.command), file=sys.stderr)
-            print(f"embedded model serving {server.slots} requests at once at {server.url}/v1",
+        async with serve_all(servers) as urls:
+            for url in urls:
+                print(f"{servers[0].kind} serving at {url}/v1", flush=True)
+            print("explore with: ste-async explore " + " ".join(f"--llm-url {u}" for u in urls),
                   flush=True)
             await _until_signalled()
 

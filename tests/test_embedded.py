@@ -189,9 +189,9 @@ def test_the_wrapper_runs_the_server_only_under_its_own_parent() -> None:
     wrapper, adopted by another process, must then exit instead of starting an orphan."""
     import subprocess
 
-    from ste_async.llm.embedded import _PDEATHSIG, _dies_with_parent
+    from ste_async.llm.local import _PDEATHSIG, dies_with_parent
 
-    command = _dies_with_parent(["/bin/sh", "-c", "exit 7"])
+    command = dies_with_parent(["/bin/sh", "-c", "exit 7"])
     assert command[3] == str(os.getpid())
     assert subprocess.run(command, timeout=30).returncode == 7  # the server ran
     orphan = [sys.executable, "-c", _PDEATHSIG, "1", "/bin/sh", "-c", "exit 7"]

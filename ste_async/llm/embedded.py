@@ -13,8 +13,7 @@ Either can be replaced: ``STE_LLAMA_SERVER`` names another ``llama-server`` bina
 
 :class:`EmbeddedServer` runs the server for the length of an ``async with`` block, with
 parallel slots and continuous batching, so that the engine's concurrent episodes share the
-machine's cores. The process is started in its own process group, and that group is
-terminated, then killed, however the block is left: normally, by an error, or by cancellation.
+machine's cores; it is a :class:`~ste_async.llm.local.LocalServer`, never left running.
 """
 
 from __future__ import annotations
@@ -22,23 +21,13 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
-import aiohttp
 import anyio
-from anyio.abc import ByteReceiveStream, Process
 
 from ..errors import ConfigError
+from .local import LocalServer
 
 __all__ = (
     "INSTALL_HINT",
@@ -54,7 +43,6 @@ MODEL_ENV = "STE_EMBEDDED_MODEL"
 SERVER_ENV = "STE_LLAMA_SERVER"
 _SMOLLM2 = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _BUILTIN_TEMPLATES = {"gemma-3-270m-q4_k_m.gguf": "gemma"}
-_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
 
 def find_server_binary(path: str | os.PathLike[str] | None = None) -> Path:
@@ -148,26 +136,22 @@ def _template_args(template: str | None, model: Path) -> tuple[str, ...]:
     return ("--no-jinja", "--chat-template", template) if template else ()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class EmbeddedServer:
+class EmbeddedServer(LocalServer):
     """``async with EmbeddedServer() as server:`` runs llama-server at ``server.url``.
 
     ``slots`` requests are decoded together (default: four per core, at least 4);
-    ``ctx_per_slot`` tokens of context are reserved for each. ``progress`` receives short
-    status lines while the server starts; the last ``log_lines`` lines of its output are kept
-    in :attr:`log` and quoted in the error raised when it does not come up.
+    ``ctx_per_slot`` tokens of context are reserved for each. The life cycle (health wait,
+    log tail in errors, process-group cleanup) is :class:`~ste_async.llm.local.LocalServer`'s.
     """
+
+    kind = "llama-server"
 
     def __init__(
         self,
         model: str | os.PathLike[str] | None = None,
         *,
         slots: int | None = None,
+        host: str = "127.0.0.1",
         port: int = 0,
         ctx_per_slot: int = 8192,
         threads: int | None = None,
@@ -181,36 +165,22 @@ class EmbeddedServer:
         progress: Callable[[str], object] | None = None,
         log_lines: int = 200,
     ):
+        super().__init__(host=host, port=port, startup_timeout=startup_timeout, stop_timeout=stop_timeout,
+                         progress=progress, log_lines=log_lines)
         cores = os.cpu_count() or 1
         self.model = model
         self.binary = binary
         self.slots = slots or max(4, 4 * cores)
-        self.port = port  # 0: a free loopback port
         self.ctx_per_slot = ctx_per_slot
         self.threads = threads or cores
-        self.startup_timeout = startup_timeout
-        self.stop_timeout = stop_timeout
         self.cache_ram_mib = cache_ram_mib
         self.repack = repack
         self.chat_template = chat_template
         self.extra_args = tuple(extra_args)
-        self.progress = progress or (lambda _line: None)
-        self.log: deque[str] = deque(maxlen=log_lines)
-        self.url = ""
-        self.pid: int | None = None
-        self.command: list[str] = []
-        self._ctx = _serve(self)
-
-    async def __aenter__(self) -> Self:
-        return await self._ctx.__aenter__()
-
-    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                        tb: TracebackType | None) -> bool | None:
-        return await self._ctx.__aexit__(et, ev, tb)
 
     def build_command(self, binary: Path, model: Path, port: int) -> list[str]:
         return [
-            str(binary), "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
+            str(binary), "--model", str(model), "--host", self.host, "--port", str(port),
             # the name /v1/models reports, and so the one runs record: not a local path
             "--alias", model.stem,
             "--parallel", str(self.slots), "--ctx-size", str(self.slots * self.ctx_per_slot),
@@ -223,118 +193,9 @@ class EmbeddedServer:
             *self.extra_args,
         ]  # fmt: skip
 
-    def tail(self, n: int = 15) -> str:
-        return "\n".join(list(self.log)[-n:])
-
-    async def _pump(self, stream: ByteReceiveStream) -> None:
-        pending = b""
-        try:
-            async for chunk in stream:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                if len(pending) > 65536:  # a line without end: keep it, cut
-                    lines, pending = [*lines, pending], b""
-                self.log.extend(line.decode("utf-8", "replace").rstrip() for line in lines)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
-        if pending:
-            self.log.append(pending.decode("utf-8", "replace").rstrip())
-
-    async def _wait_ready(self, process: Process) -> None:
-        started = time.monotonic()
-        deadline = started + self.startup_timeout
-        timeout = aiohttp.ClientTimeout(total=2)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while True:
-                if process.returncode is not None:
-                    await anyio.sleep(0.2)  # let the pump read the last words
-                    raise ConfigError(f"llama-server exited with status {process.returncode} "
-                                      f"while starting; its last output:\n{self.tail()}")
-                try:
-                    async with session.get(f"{self.url}/health") as reply:
-                        if reply.status == 200:
-                            break
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise ConfigError(f"llama-server did not become ready within "
-                                      f"{self.startup_timeout:.0f} s; its last output:\n{self.tail()}")
-                await anyio.sleep(0.25)
-        self.progress(f"embedded LLM ready at {self.url} in {time.monotonic() - started:.1f} s")
-
-
-async def _stop(process: Process, grace: float) -> None:
-    """Terminate, then kill, the server's whole process group; returns once it is reaped."""
-
-    def signal_group(sig: signal.Signals) -> None:
-        try:
-            if sys.platform != "win32":
-                os.killpg(process.pid, sig)
-            elif sig == signal.SIGTERM:
-                process.terminate()
-            else:
-                process.kill()
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    if process.returncode is None:
-        signal_group(signal.SIGTERM)
-        with anyio.move_on_after(grace):
-            await process.wait()
-    if process.returncode is None:
-        signal_group(_KILL)
-        await process.wait()
-    if sys.platform != "win32":
-        signal_group(_KILL)  # anything the server itself left in its group
-
-
-# Linux: the server gets SIGKILL when this process dies, even by SIGKILL, which no cleanup
-# code can catch. A tiny interpreter sets the parent-death signal, then becomes the server.
-# The parent may die before the signal is set (the interpreter takes tens of milliseconds to
-# start): the wrapper then finds itself adopted by another process and exits instead.
-_PDEATHSIG = (
-    "import ctypes, os, sys; ctypes.CDLL(None, use_errno=True).prctl(1, 9); "
-    "os.getppid() == int(sys.argv[1]) or os._exit(1); "
-    "os.execv(sys.argv[2], sys.argv[2:])"
-)
-
-
-def _dies_with_parent(command: list[str]) -> list[str]:
-    if sys.platform != "linux":
-        return command
-    return [sys.executable, "-c", _PDEATHSIG, str(os.getpid()), *command]
-
-
-@asynccontextmanager
-async def _serve(server: EmbeddedServer) -> AsyncIterator[EmbeddedServer]:
-    binary = find_server_binary(server.binary)
-    server.progress("preparing the embedded model")
-    model = await anyio.to_thread.run_sync(find_default_model, server.model)
-    port = server.port or _free_port()
-    server.url = f"http://127.0.0.1:{port}"
-    server.command = server.build_command(binary, model, port)
-    server.progress(f"starting llama-server with {server.slots} slots: {model.name}")
-    process = await anyio.open_process(
-        _dies_with_parent(server.command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=sys.platform != "win32",
-    )
-    server.pid = process.pid
-    error: Exception | None = None
-    try:
-        async with anyio.create_task_group() as tg:
-            assert process.stdout is not None
-            tg.start_soon(server._pump, process.stdout)
-            try:
-                await server._wait_ready(process)
-                yield server
-            except Exception as exc:  # re-raised below as itself, not as an ExceptionGroup
-                error = exc
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await _stop(process, server.stop_timeout)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await _stop(process, server.stop_timeout)  # a no-op unless the group itself failed
-            await process.aclose()
-    if error is not None:
-        raise error
+    async def prepare(self) -> None:
+        binary = find_server_binary(self.binary)
+        self.progress("preparing the embedded model")
+        model = await anyio.to_thread.run_sync(find_default_model, self.model)
+        self.command = self.build_command(binary, model, self.port)
+        self.progress(f"starting llama-server with {self.slots} slots: {model.name}")
