@@ -14,6 +14,7 @@ import pytest
 from ste_async.errors import ConfigError
 from ste_async.llm.embedded import EmbeddedServer, find_default_model, find_server_binary
 from ste_async.llm.grammar import react_grammar
+from ste_async.llm.preflight import check_chat_template
 from ste_async.parsing import Call, Final, parse_react
 
 # a small model on a shared CPU: allow minutes, not the default minute
@@ -63,6 +64,7 @@ async def test_answers_with_and_without_grammar_then_stops() -> None:
     server = EmbeddedServer(model, binary=binary, slots=2, ctx_per_slot=2048, progress=lines.append)
     async with server:
         assert server.url.startswith("http://127.0.0.1:")
+        await check_chat_template([server.url], "any", 5.0)  # the packaged model's template
         free, _ = await _chat(server.url, None, 32)
         grammar = react_grammar([API, "other"], thought_chars=60)
         step, finish = await _chat(server.url, grammar, 96)

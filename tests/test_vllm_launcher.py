@@ -35,6 +35,11 @@ def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return record
 
 
+def _records(folder: Path) -> dict[int, dict]:
+    """What each replica of the stand-in wrote, by port."""
+    return {int(p.stem): orjson.loads(p.read_bytes()) for p in folder.iterdir()}
+
+
 def _gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -53,7 +58,7 @@ async def test_replicas_serve_the_model_and_stop(fake_vllm: Path) -> None:
             for url in urls:
                 async with session.get(f"{url}/v1/models") as reply:
                     assert [m["id"] for m in (await reply.json())["data"]] == ["org/tiny-chat"]
-    seen = {int(p.stem): orjson.loads(p.read_bytes()) for p in fake_vllm.iterdir()}
+    seen = _records(fake_vllm)
     by_port = [seen[s.port] for s in servers]
     assert [r["gpu"] for r in by_port] == ["0", "1", "0"]  # round-robin over the GPUs
     assert [r["gpu_memory"] for r in by_port] == [0.45, 0.9, 0.45]  # sharers split the memory
@@ -135,4 +140,4 @@ def test_serve_llm_then_explore_across_the_replicas(fake_vllm: Path, tmp_path: P
         _, err = serve.communicate(timeout=30)
     assert serve.returncode == 0, err
     assert err.count("$ ") == 2 and "--served-model-name org/tiny-chat" in err  # commands shown
-    assert all(_gone(orjson.loads(p.read_bytes())["pid"]) for p in fake_vllm.iterdir())
+    assert all(_gone(r["pid"]) for r in _records(fake_vllm).values())

@@ -296,6 +296,11 @@ def _cut_at_stop(text: str, stop: Any) -> str:
     return text
 
 
+def _error(status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps({"error": {"message": message}}),
+                        content_type=_JSON)
+
+
 async def _chat(request: web.Request) -> web.Response:
     state = request.app[_STATE]
     try:
@@ -303,17 +308,11 @@ async def _chat(request: web.Request) -> web.Response:
         messages = payload["messages"]
         seed = int(payload.get("seed") or 0)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return web.Response(status=400, body=b'{"error":{"message":"bad request body"}}',
-                            content_type=_JSON)
+        return _error(400, "bad request body")
     prompt_tokens = sum(_tokens(str(m.get("content", ""))) for m in messages)
     if prompt_tokens > state.config.context_window:
-        return web.Response(
-            status=400,
-            body=orjson.dumps({"error": {"message": (
-                f"This model's maximum context length is {state.config.context_window} tokens; "
-                f"the messages hold {prompt_tokens}.")}}),
-            content_type=_JSON,
-        )
+        return _error(400, f"This model's maximum context length is "
+                           f"{state.config.context_window} tokens; the messages hold {prompt_tokens}.")
     state.requests += 1
     state.in_flight += 1
     state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -368,6 +367,35 @@ async def _models(request: web.Request) -> web.Response:
     )
 
 
+def _render_chat(messages: list[dict[str, Any]]) -> str:
+    # a ChatML-style template: the preflight checks that every message comes out, in order
+    turns = [f"<|im_start|>{m.get('role')}\n{m.get('content')}<|im_end|>\n" for m in messages]
+    return "".join(turns) + "<|im_start|>assistant\n"
+
+
+async def _tokenize(request: web.Request) -> web.Response:
+    # vLLM's /tokenize for chat messages; the mock's tokens are the prompt's UTF-8 bytes
+    try:
+        body = orjson.loads(await request.read())
+        text = _render_chat(body["messages"]) if "messages" in body else str(body["prompt"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return _error(400, "expected messages or prompt")
+    tokens = list(text.encode())
+    state = request.app[_STATE]
+    return web.Response(body=orjson.dumps({
+        "count": len(tokens), "max_model_len": state.config.context_window, "tokens": tokens}),
+        content_type=_JSON)
+
+
+async def _detokenize(request: web.Request) -> web.Response:
+    try:
+        tokens = orjson.loads(await request.read())["tokens"]
+        prompt = bytes(tokens).decode("utf-8", "replace")
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return _error(400, "expected tokens: a list of byte values")
+    return web.Response(body=orjson.dumps({"prompt": prompt}), content_type=_JSON)
+
+
 async def _metrics(request: web.Request) -> web.Response:
     # the two gauges vLLM exposes that an adaptive client reads
     state = request.app[_STATE]
@@ -391,6 +419,8 @@ def make_llm_app(config: MockLlmConfig | None = None) -> web.Application:
     app.router.add_get("/v1/models", _models)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/health", _health)
+    app.router.add_post("/tokenize", _tokenize)
+    app.router.add_post("/detokenize", _detokenize)
     return app
 
 

@@ -36,7 +36,7 @@ from ..errors import RequestRejectedError, SteError, StoreError
 from ..ids import request_seed
 from ..llm import LlmClient
 from ..llm.endpoints import llm_endpoints
-from ..llm.preflight import resolve_model
+from ..llm.preflight import checked_model
 from ..store import lock_run
 from . import prompting
 from .candidates import (
@@ -300,7 +300,7 @@ async def distill(
         settings = {k: getattr(config, k) for k in _PROTOCOL}
 
         async with llm_endpoints(config.llm_urls, mock_llm) as urls:
-            model = await resolve_model(urls, config.model, config.llm_timeouts.connect)
+            model = await checked_model(urls, config.model, config.llm_timeouts.connect)
             if old_meta.get("model") not in (None, model):
                 raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "
                                  f"this run asks {model!r}")

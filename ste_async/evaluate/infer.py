@@ -38,7 +38,7 @@ from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, LlmClient, Message
 from ..llm.endpoints import llm_endpoints
-from ..llm.preflight import resolve_model
+from ..llm.preflight import checked_model
 from ..prompts import SYSTEM
 from .retrieval import RetrieverKind, retrieve
 
@@ -228,7 +228,7 @@ async def llm_session(
     model name the servers answer to. ``mock`` (a MockLlmConfig) serves the scripted LLM."""
     async with contextlib.AsyncExitStack() as stack:
         urls = await stack.enter_async_context(llm_endpoints(urls, mock))
-        model = await resolve_model(urls, model, _DEFAULTS.llm_timeouts.connect)
+        model = await checked_model(urls, model, _DEFAULTS.llm_timeouts.connect)
         client = await stack.enter_async_context(LlmClient(
             urls, model, concurrency=concurrency, timeouts=_DEFAULTS.llm_timeouts,
             retry=_DEFAULTS.llm_retry, api_key_env=api_key_env, seed=seed))

@@ -21,7 +21,7 @@ from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
 from ..llm.endpoints import llm_endpoints
-from ..llm.preflight import context_window, estimate_longest_prompt, resolve_model
+from ..llm.preflight import checked_model, context_window, estimate_longest_prompt
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
@@ -105,7 +105,7 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
             f"tool server {tools.url} does not offer {len(missing)} API(s) of this run, "
             f"e.g. {missing[0]!r}"
         )
-    model = await resolve_model(llm_urls, model, connect_s)
+    model = await checked_model(llm_urls, model, connect_s)
     window = await context_window(llm_urls, model, connect_s)
     if window is not None:
         longest = max(estimate_longest_prompt(

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aiohttp
+import orjson
 
 from ..errors import ConfigError
 
-__all__ = ("context_window", "estimate_longest_prompt", "resolve_model")
+__all__ = (
+    "check_chat_template",
+    "checked_model",
+    "context_window",
+    "estimate_longest_prompt",
+    "resolve_model",
+)
 
 
 async def resolve_model(urls: Sequence[str], model: str, connect_s: float) -> str:
@@ -43,6 +51,103 @@ async def resolve_model(urls: Sequence[str], model: str, connect_s: float) -> st
         raise ConfigError(
             f"model {model!r} is not served at {', '.join(urls)}; it offers: {', '.join(offered)}"
         )
+    return model
+
+
+# The shape of every conversation the engine sends: a system message, then user and assistant
+# turns alternating. Each text is a marker to find in the rendered prompt.
+_PROBE = (
+    ("system", "ste-probe-system-0"),
+    ("user", "ste-probe-user-1"),
+    ("assistant", "ste-probe-assistant-2"),
+    ("user", "ste-probe-user-3"),
+)
+_UNCHECKABLE = (401, 403, 404, 405, 501)  # no such route, or not for us
+
+
+async def check_chat_template(urls: Sequence[str], model: str, connect_s: float) -> None:
+    """Render a probe conversation with each server's chat template and check that every
+    message comes out, in order.
+
+    llama.cpp renders through ``POST /apply-template``, vLLM through ``POST /tokenize`` and
+    ``/detokenize``. A template that refuses the conversation (vLLM answers 400 for a model
+    without one, or for a system message its template forbids) or that drops a message (the
+    system message carries the API description) is a ConfigError naming the server. A server
+    with neither route, or that wants credentials for them, is not checked.
+    """
+    messages = [{"role": role, "content": text} for role, text in _PROBE]
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+        for url in urls:
+            base = url.rstrip("/")
+            try:
+                prompt = await _render(session, base, model, messages)
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+                continue  # reachability is resolve_model's to report
+            if prompt is None:
+                continue
+            where = [prompt.find(text) for _, text in _PROBE]
+            missing = [role for (role, _), at in zip(_PROBE, where, strict=True) if at < 0]
+            if missing:
+                raise ConfigError(
+                    f"the chat template of {model!r} at {url} drops the {missing[0]} message "
+                    "of a conversation; serve the model with a template that keeps every "
+                    "message (vLLM: --chat-template FILE; llama.cpp: --chat-template NAME)"
+                )
+            if where != sorted(where):
+                raise ConfigError(f"the chat template of {model!r} at {url} reorders the "
+                                  "messages of a conversation")
+
+
+async def _render(session: aiohttp.ClientSession, base: str, model: str,
+                  messages: list[dict[str, str]]) -> str | None:
+    """The prompt the server's template makes of ``messages``; None if it cannot say."""
+    async with session.post(f"{base}/apply-template", json={"messages": messages}) as resp:
+        if resp.status not in _UNCHECKABLE:
+            return _prompt_of(await _json_or_refusal(resp, base, model))
+    request = {"model": model, "messages": messages, "add_generation_prompt": True}
+    async with session.post(f"{base}/tokenize", json=request) as resp:
+        if resp.status in _UNCHECKABLE:
+            return None
+        tokens = (await _json_or_refusal(resp, base, model)).get("tokens")
+    if not isinstance(tokens, list) or not tokens:
+        return None
+    async with session.post(f"{base}/detokenize", json={"model": model, "tokens": tokens}) as resp:
+        if resp.status in _UNCHECKABLE:
+            return None
+        return _prompt_of(await _json_or_refusal(resp, base, model))
+
+
+async def _json_or_refusal(resp: aiohttp.ClientResponse, base: str, model: str) -> dict[str, Any]:
+    body = await resp.read()
+    if 400 <= resp.status < 500:
+        raise ConfigError(f"the chat template of {model!r} at {base} cannot render a "
+                          f"conversation: HTTP {resp.status}: {_error_text(body)}")
+    resp.raise_for_status()
+    data = orjson.loads(body)
+    return data if isinstance(data, dict) else {}
+
+
+def _prompt_of(data: dict[str, Any]) -> str | None:
+    prompt = data.get("prompt")
+    return prompt if isinstance(prompt, str) else None
+
+
+def _error_text(body: bytes) -> str:
+    """The message of an OpenAI-style error body, else the body itself, shortened."""
+    try:
+        data = orjson.loads(body)
+        error = data.get("error", data) if isinstance(data, dict) else data
+        text = error.get("message", error) if isinstance(error, dict) else error
+    except orjson.JSONDecodeError:
+        text = body.decode("utf-8", "replace")
+    text = " ".join(str(text).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+async def checked_model(urls: Sequence[str], model: str, connect_s: float) -> str:
+    """:func:`resolve_model`, then :func:`check_chat_template` for the model it names."""
+    model = await resolve_model(urls, model, connect_s)
+    await check_chat_template(urls, model, connect_s)
     return model
 
 
