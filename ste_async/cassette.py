@@ -35,6 +35,7 @@ __all__ = (
     "RecordedLlm",
     "RecordedTools",
     "llm_key",
+    "recordings",
     "tool_key",
 )
 
@@ -78,35 +79,46 @@ class _ToolLine(msgspec.Struct, kw_only=True):
     attempts: int = 1
 
 
+def recordings(run_dir: str | Path, kind: Literal["llm", "tools"]) -> list[Path]:
+    """The cassette files of one kind in a run: the run's own, then its workers' parts."""
+    folder = Path(run_dir) / "cassettes"
+    whole = folder / f"{kind}.jsonl"
+    return [*([whole] if whole.exists() else []), *sorted(folder.glob(f"{kind}.*.jsonl"))]
+
+
 class Cassette:
     """The recorded exchanges of one kind, loaded once, appended as the run goes."""
 
     def __init__(self, run_dir: str | Path, kind: Literal["llm", "tools"], mode: CassetteMode,
-                 append: Any = None):
-        self.name = f"cassettes/{kind}.jsonl"
+                 append: Any = None, part: str | None = None):
+        # a run's workers record into parts of their own (llm.w0.jsonl, ...); replay reads all
+        self.name = f"cassettes/{kind}.jsonl" if part is None else f"cassettes/{kind}.{part}.jsonl"
         self.mode = mode
         self._append = append  # async (name, line) -> None; the run store's writer
         self._lines: dict[str, bytes] = {}
         self.hits = self.misses = self.recorded = self.corrupt = 0
         if mode in ("replay", "replay-then-live"):
-            self._load(Path(run_dir) / self.name)
+            for path in recordings(run_dir, kind):
+                self._load(path)
 
     def _load(self, path: Path) -> None:
         if not path.exists():
             return
+        corrupt = 0
         with path.open("rb") as f:
             for line in f:
                 if not line.endswith(b"\n"):
-                    self.corrupt += 1
+                    corrupt += 1
                     continue
                 try:
                     key = msgspec.json.decode(line, type=_KeyOnly).key
                 except msgspec.DecodeError:
-                    self.corrupt += 1
+                    corrupt += 1
                     continue
                 self._lines.setdefault(key, line)
-        if self.corrupt:
-            log.warning("skipped %d unreadable line(s) in %s", self.corrupt, path)
+        if corrupt:
+            self.corrupt += corrupt
+            log.warning("skipped %d unreadable line(s) in %s", corrupt, path)
 
     @property
     def replaying(self) -> bool:

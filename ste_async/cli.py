@@ -90,6 +90,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int, dest="max_tokens")
     p.add_argument("--lanes", type=int, help="episodes of one API at once (study: 1)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes, the APIs partitioned among them (for when one process "
+                        "saturates a core; default 1)")
     p.add_argument("--max-episodes", type=int, dest="max_episodes", help="episodes in flight")
     p.add_argument("--llm-concurrency", type=_int_or_auto, dest="llm_concurrency",
                    help="LLM requests in flight, or 'auto' to follow the server's load")
@@ -139,8 +142,16 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     n_apis = len(config.apis) if config.apis else "all"
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
           f"-> {args.out}", file=sys.stderr)
-    outcome = _run_async(lambda: explore(config, args.out, resume=args.resume, mock_llm=mock,
-                                         cassette=args.cassette, display=not args.quiet))
+    if args.workers != 1:
+        from .explore.workers import explore_in_workers
+
+        outcome = _run_async(lambda: explore_in_workers(
+            config, args.out, args.workers, resume=args.resume, mock_llm=mock,
+            cassette=args.cassette, display=not args.quiet))
+    else:
+        outcome = _run_async(lambda: explore(config, args.out, resume=args.resume,
+                                             mock_llm=mock, cassette=args.cassette,
+                                             display=not args.quiet))
     print(outcome.metrics.summary())
     print(f"run directory: {outcome.run_dir}")
     if outcome.interrupted:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from .cassette import recordings
 from .config import ExploreConfig
 from .errors import ConfigError, StoreError
 from .explore.runner import explore
@@ -33,7 +34,7 @@ async def replay_run(run_dir: str | Path, out: str | Path | None = None) -> Repl
     meta_path = run_dir / "run.json"
     if not meta_path.exists():
         raise StoreError(f"{run_dir} is not a run directory (no run.json)")
-    if not (run_dir / "cassettes" / "llm.jsonl").exists():
+    if not recordings(run_dir, "llm"):
         raise ConfigError(f"{run_dir} has no recording (cassettes/llm.jsonl); it was run with "
                           "--cassette off")
     meta = msgspec.json.decode(meta_path.read_bytes())

@@ -170,10 +170,12 @@ def iter_records(run_dir: str | Path) -> Iterator[EpisodeRecord]:
                     yield record
 
 
-def lock_run(run_dir: Path) -> int:
+def lock_run(run_dir: Path, name: str = ".lock") -> int:
     """Take the run directory's lock (held until the returned descriptor is closed), so no
-    two processes write one run: an exploration, a distillation, a second of either."""
-    fd = os.open(run_dir / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    two processes write one run: an exploration, a distillation, a second of either.
+    (The workers of one exploration each take a lock of their own ``name``; their parent
+    holds the run's.)"""
+    fd = os.open(run_dir / name, os.O_CREAT | os.O_RDWR, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -185,8 +187,9 @@ def lock_run(run_dir: Path) -> int:
 class RunStore:
     """Owns a run directory while a run writes it: lock, metadata and the writer task."""
 
-    def __init__(self, run_dir: str | Path, *, queue_size: int = 4096):
+    def __init__(self, run_dir: str | Path, *, queue_size: int = 4096, lock: str = ".lock"):
         self.dir = Path(run_dir)
+        self._lock_name = lock
         self._log = AppendLog(self.dir, queue_size=queue_size)
         self._lock_fd: int | None = None
         self._open = False
@@ -200,7 +203,7 @@ class RunStore:
             (self.dir / "episodes").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create run directory {self.dir}: {exc.strerror}") from None
-        self._lock_fd = lock_run(self.dir)
+        self._lock_fd = lock_run(self.dir, self._lock_name)
         await self._log.__aenter__()
         self._open = True
         return self

@@ -6,7 +6,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,10 @@ __all__ = ("RunOutcome", "explore", "plan_run")
 # settings that decide what an episode is; a resumed run must agree on all of them
 _PROTOCOL = ("constrain_actions", "trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
              "reflection", "lanes", "seed", "model", "observation_max_chars", "catalog")
+
+
+# receives the run's progress while it runs (a worker's report to its parent)
+Reporter = Callable[[Metrics, Callable[[], Live]], Awaitable[None]]
 
 
 class RunOutcome(msgspec.Struct, kw_only=True):
@@ -157,6 +161,8 @@ async def explore(
     only: Collection[str] | None = None,
     display: bool = True,
     handle_signals: bool = True,
+    worker: int | None = None,
+    reporter: Reporter | None = None,
 ) -> RunOutcome:
     """Run (or resume) an exploration into ``run_dir``.
 
@@ -166,6 +172,11 @@ async def explore(
     ``cassette`` records every exchange into the run directory (a resume replays what the
     interrupted run recorded and goes on live). ``replay_from`` runs offline from another
     run's cassettes, contacting no server at all.
+
+    ``worker`` runs this as one of several processes sharing ``run_dir`` (see
+    :mod:`ste_async.explore.workers`): the parent holds the run's lock and writes run.json;
+    the worker takes a lock of its own, records into cassettes of its own, and ``reporter``
+    (instead of the status line) receives its progress.
     """
     run_dir = Path(run_dir)
     if config.constrain_actions is None:
@@ -175,12 +186,17 @@ async def explore(
     specs = catalog.select(config.apis) if config.apis else list(catalog.values())
     if not specs:
         raise ConfigError("no API selected")
-    async with RunStore(run_dir) as store:
+    lock = ".lock" if worker is None else f".lock-w{worker}"
+    part = None if worker is None else f"w{worker}"
+    async with RunStore(run_dir, lock=lock) as store:
         meta = store.read_meta()
-        if meta is not None and not resume:
+        if worker is not None:
+            if meta is None:
+                raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
+        elif meta is not None and not resume:
             raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
                              "or choose another --out")
-        if meta is not None:
+        elif meta is not None:
             _check_resume(meta, config, run_dir)
         if resume and cassette == "record":
             cassette = "replay-then-live"
@@ -190,7 +206,8 @@ async def explore(
         metrics = Metrics(total_episodes=total, already_done=already)
         run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
                     "corrupt_lines_skipped": scan.corrupt}
-        store.write_meta(run_meta)
+        if worker is None:
+            store.write_meta(run_meta)
 
         if replay_from is not None:
             source = Path(replay_from)
@@ -199,7 +216,7 @@ async def explore(
             llm = RecordedLlm(None, Cassette(source, "llm", "replay"), model)
             tools = RecordedTools(None, Cassette(source, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
-            await _drive(explorer, None, metrics, display, handle_signals)
+            await _drive(explorer, None, metrics, display, handle_signals, reporter)
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
                               run_dir=str(run_dir))
 
@@ -209,9 +226,12 @@ async def explore(
                            timeouts=config.tool_timeouts, retry=config.tool_retry,
                            seed=config.seed) as tool_client,
             ):
-                model = await _preflight(llm_urls, tool_client, specs, config, config.model,
-                                         config.llm_timeouts.connect)
-                store.write_meta({**run_meta, "model": model, "cassette": cassette})
+                model = config.model  # a worker's parent checked the servers already
+                if worker is None:
+                    model = await _preflight(llm_urls, tool_client, specs, config, model,
+                                             config.llm_timeouts.connect)
+                if worker is None:
+                    store.write_meta({**run_meta, "model": model, "cassette": cassette})
                 async with LlmClient(llm_urls, model, concurrency=config.llm_concurrency,
                                      timeouts=config.llm_timeouts, retry=config.llm_retry,
                                      api_key_env=config.api_key_env, seed=config.seed) as client:
@@ -219,24 +239,26 @@ async def explore(
                     tool_side: Any = tool_client
                     if cassette != "off":
                         llm_side = RecordedLlm(
-                            client, Cassette(run_dir, "llm", cassette, store.append_line), model)
-                        tool_side = RecordedTools(
-                            tool_client, Cassette(run_dir, "tools", cassette, store.append_line))
+                            client, Cassette(run_dir, "llm", cassette, store.append_line, part),
+                            model)
+                        tool_side = RecordedTools(tool_client, Cassette(
+                            run_dir, "tools", cassette, store.append_line, part))
                     explorer = Explorer(config, specs, pending, memory, llm_side, tool_side,
                                         store, metrics)
                     await _drive(explorer, _live(client, tool_client), metrics, display,
-                                 handle_signals)
+                                 handle_signals, reporter)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 
 async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics: Metrics,
-                 display: bool,
-                 handle_signals: bool) -> None:
+                 display: bool, handle_signals: bool, reporter: Reporter | None = None) -> None:
     error: SteError | None = None
     async with anyio.create_task_group() as tg:
         if handle_signals:
             tg.start_soon(_on_signals, explorer, tg.cancel_scope)
-        if display:
+        if reporter is not None:
+            tg.start_soon(reporter, metrics, status or Live)
+        elif display:
             tg.start_soon(progress_loop, metrics, status or Live)
         try:
             await explorer.run()

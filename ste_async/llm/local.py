@@ -31,7 +31,7 @@ from anyio.abc import ByteReceiveStream, Process
 
 from ..errors import ConfigError
 
-__all__ = ("LocalServer", "free_port", "serve_all")
+__all__ = ("LocalServer", "dies_with_parent", "free_port", "serve_all", "stop_group")
 
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
@@ -117,10 +117,10 @@ class LocalServer:
                     error = exc
                 finally:
                     with anyio.CancelScope(shield=True):
-                        await _stop(process, self.stop_timeout)
+                        await stop_group(process, self.stop_timeout)
         finally:
             with anyio.CancelScope(shield=True):
-                await _stop(process, self.stop_timeout)  # a no-op unless the group itself failed
+                await stop_group(process, self.stop_timeout)  # a no-op unless the group itself failed
                 await process.aclose()
         if error is not None:
             raise error
@@ -196,7 +196,7 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-async def _stop(process: Process, grace: float) -> None:
+async def stop_group(process: Process, grace: float) -> None:
     """Terminate, then kill, the server's whole process group; returns once it is reaped."""
 
     def signal_group(sig: signal.Signals) -> None:

@@ -1,0 +1,283 @@
+"""One exploration across several processes (``explore --workers N``).
+
+Where one Python process saturates a core (thousands of LLM calls per second), the APIs are
+partitioned across worker processes. Each API's episodes stay in one worker, so its memory
+shard, its store shard and its lanes behave exactly as in one process; the run directory is
+the same one a single process writes, readable by every other command.
+
+The parent holds the run's lock and writes run.json; it starts the servers the run needs
+(the embedded model, the scripted LLM, the in-process tool server) once, checks them, and
+hands each worker the resolved URLs and model. A worker (``python -m
+ste_async.explore.workers SPEC``) runs :func:`~ste_async.explore.runner.explore` on its APIs
+under a lock of its own, records into cassettes of its own, and reports its progress as one
+JSON line per second on stdout. Ctrl-C reaches the parent alone (workers have their own
+session) and is passed on, once per press, so the drain works as in one process; workers also
+die with the parent, even when it is killed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+from anyio.abc import ByteReceiveStream, Process
+
+from ..catalog import load_catalog
+from ..config import ExploreConfig
+from ..errors import ConfigError, SteError, StoreError
+from ..llm.local import dies_with_parent, stop_group
+from ..store import RunStore, iter_records, scan_run
+from ..tools import ToolClient
+from .metrics import Live, Metrics, progress_loop
+from .runner import RunOutcome, _check_resume, _preflight, _services, explore, plan_run
+
+__all__ = ("WorkerSpec", "explore_in_workers", "partition")
+
+_REPORT_EVERY = 1.0  # seconds between a worker's progress lines
+
+
+class WorkerSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a worker process is told: its index, its APIs, and the settings of the run."""
+
+    index: int
+    run_dir: str
+    config: ExploreConfig
+    cassette: str
+
+
+class _Report(msgspec.Struct, kw_only=True):
+    done: int = 0  # episodes finished by this worker in this run
+    running: int = 0
+    failed: int = 0
+    live: Live = msgspec.field(default_factory=Live)
+
+
+def partition(pending: Mapping[str, Sequence[int]], workers: int) -> list[list[str]]:
+    """APIs in groups of nearly equal pending episodes (largest first, each to the lightest
+    group); groups left empty are dropped. The order within a group follows ``pending``."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    order = {api: i for i, api in enumerate(pending)}
+    loads = [0] * workers
+    groups: list[list[str]] = [[] for _ in range(workers)]
+    for api in sorted(pending, key=lambda a: (-len(pending[a]), order[a])):
+        if not pending[api]:
+            continue
+        lightest = min(range(workers), key=lambda i: (loads[i], i))
+        groups[lightest].append(api)
+        loads[lightest] += len(pending[api])
+    return [sorted(g, key=order.__getitem__) for g in groups if g]
+
+
+async def explore_in_workers(
+    config: ExploreConfig,
+    run_dir: str | Path,
+    workers: int,
+    *,
+    resume: bool = False,
+    mock_llm: Any | None = None,
+    tool_server: Any | None = None,
+    cassette: str = "record",
+    display: bool = True,
+    handle_signals: bool = True,
+) -> RunOutcome:
+    """:func:`~ste_async.explore.runner.explore`, with the APIs spread over ``workers``
+    processes. ``llm_concurrency`` is the whole run's: each worker gets its share."""
+    run_dir = Path(run_dir)
+    if config.constrain_actions is None:  # decided here: the workers are given URLs
+        embedded = mock_llm is None and not config.llm_urls
+        config = msgspec.structs.replace(config, constrain_actions=embedded)
+    catalog = load_catalog(config.catalog)
+    specs = catalog.select(config.apis) if config.apis else list(catalog.values())
+    if not specs:
+        raise ConfigError("no API selected")
+    started = time.monotonic()
+    async with RunStore(run_dir) as store:
+        meta = store.read_meta()
+        if meta is not None and not resume:
+            raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
+                             "or choose another --out")
+        if meta is not None:
+            _check_resume(meta, config, run_dir)
+        if resume and cassette == "record":
+            cassette = "replay-then-live"
+        scan = await anyio.to_thread.run_sync(scan_run, run_dir)
+        pending, _, already = plan_run(config, specs, scan)
+        groups = partition(pending, workers)
+        total = config.episodes * len(specs)
+        run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
+                    "corrupt_lines_skipped": scan.corrupt, "workers": len(groups)}
+        store.write_meta(run_meta)
+        reports = [_Report() for _ in groups]
+        codes: list[int | None] = [None] * len(groups)
+        async with _services(config, mock_llm, tool_server) as (llm_urls, tools_url):
+            async with ToolClient(tools_url, concurrency=4, timeouts=config.tool_timeouts,
+                                  retry=config.tool_retry, seed=config.seed) as tools:
+                model = await _preflight(llm_urls, tools, specs, config, config.model,
+                                         config.llm_timeouts.connect)
+            store.write_meta({**run_meta, "model": model, "cassette": cassette})
+            share = config.llm_concurrency
+            if isinstance(share, int):
+                share = max(1, math.ceil(share / max(1, len(groups))))
+            child = msgspec.structs.replace(
+                config, llm_urls=tuple(llm_urls), tools_url=tools_url, model=model,
+                llm_concurrency=share, tool_concurrency=max(
+                    1, math.ceil(config.tool_concurrency / max(1, len(groups)))))
+            metrics = Metrics(total_episodes=total, already_done=already)
+            processes: list[Process] = []
+            try:
+                for index, apis in enumerate(groups):
+                    spec = WorkerSpec(index=index, run_dir=str(run_dir), cassette=cassette,
+                                      config=msgspec.structs.replace(child, apis=tuple(apis)))
+                    processes.append(await _start(spec))
+                async with anyio.create_task_group() as tg:
+                    if handle_signals:
+                        tg.start_soon(_forward_signals, processes)
+                    if display:
+                        tg.start_soon(progress_loop, metrics, lambda: _sum_live(reports))
+                    async with anyio.create_task_group() as watchers:
+                        for index, process in enumerate(processes):
+                            watchers.start_soon(_watch, process, reports, codes, index, metrics)
+                    tg.cancel_scope.cancel()
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for process in processes:  # only those left by an error or a cancellation
+                        await stop_group(process, config.drain_seconds)
+    return _outcome(run_dir, scan.heads, total, already, reports, codes, started)
+
+
+async def _start(spec: WorkerSpec) -> Process:
+    command = [sys.executable, "-m", "ste_async.explore.workers",
+               msgspec.json.encode(spec).decode()]
+    return await anyio.open_process(
+        dies_with_parent(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=None, start_new_session=sys.platform != "win32")
+
+
+async def _watch(process: Process, reports: list[_Report], codes: list[int | None], index: int,
+                 metrics: Metrics) -> None:
+    """Read a worker's progress lines until it ends, then note its exit status."""
+    assert process.stdout is not None
+    decoder = msgspec.json.Decoder(_Report)
+    async for line in _lines(process.stdout):
+        try:
+            reports[index] = decoder.decode(line)
+        except msgspec.DecodeError:
+            continue  # not a report: a stray print
+        metrics.done = metrics.resumed + sum(r.done for r in reports)
+        metrics.running = sum(r.running for r in reports)
+        metrics.failed = sum(r.failed for r in reports)
+    codes[index] = await process.wait()
+
+
+async def _lines(stream: ByteReceiveStream) -> Any:
+    pending = b""
+    try:
+        async for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        return
+
+
+async def _forward_signals(processes: Sequence[Process]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            print("\ninterrupted: the workers finish the episodes in flight (interrupt again "
+                  "to stop now)", file=sys.stderr)
+            for process in processes:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGINT)
+
+
+def _sum_live(reports: Sequence[_Report]) -> Live:
+    waits = [r.live.llm_waiting_s for r in reports if r.live.llm_waiting_s is not None]
+    return Live(
+        llm_calls=sum(r.live.llm_calls for r in reports),
+        completion_tokens=sum(r.live.completion_tokens for r in reports),
+        tool_calls=sum(r.live.tool_calls for r in reports),
+        llm_in_flight=sum(r.live.llm_in_flight for r in reports),
+        tool_in_flight=sum(r.live.tool_in_flight for r in reports),
+        retries=sum(r.live.retries for r in reports),
+        llm_waiting_s=max(waits) if waits else None,
+    )
+
+
+def _outcome(run_dir: Path, before: Mapping[str, Any], total: int, already: int,
+             reports: Sequence[_Report], codes: Sequence[int | None],
+             started: float) -> RunOutcome:
+    """The run's summary, from the records the workers wrote (the store is the truth)."""
+    bad = [(i, c) for i, c in enumerate(codes) if c not in (0, 1, 130)]
+    if bad:
+        index, code = bad[0]
+        raise SteError(f"worker {index} exited with status {code} (its error is above); "
+                       "finished episodes are kept: continue with --resume")
+    metrics = Metrics(total_episodes=total, already_done=already)
+    metrics.started = started
+    for record in iter_records(run_dir):
+        if record.id not in before:
+            metrics.episode_started(record.api)
+            metrics.episode_finished(record)
+    metrics.failed = sum(r.failed for r in reports)
+    return RunOutcome(metrics=metrics, interrupted=any(c == 130 for c in codes),
+                      run_dir=str(run_dir))
+
+
+def _reporter(out: Callable[[bytes], object]) -> Any:
+    async def report(metrics: Metrics, live: Callable[[], Live]) -> None:
+        encoder = msgspec.json.Encoder()
+        while True:
+            await anyio.sleep(_REPORT_EVERY)
+            out(encoder.encode(_Report(done=metrics.done - metrics.resumed,
+                                       running=metrics.running, failed=metrics.failed,
+                                       live=live())) + b"\n")
+
+    return report
+
+
+def _worker_main(argv: Sequence[str]) -> int:
+    from ..cli import EXIT_INTERRUPTED, _run_async
+
+    if len(argv) != 1:
+        print("usage: python -m ste_async.explore.workers SPEC_JSON (started by explore "
+              "--workers)", file=sys.stderr)
+        return 2
+    spec = msgspec.json.decode(argv[0], type=WorkerSpec)
+    stdout = sys.stdout.buffer
+
+    def out(line: bytes) -> None:
+        stdout.write(line)
+        stdout.flush()
+
+    async def run() -> tuple[RunOutcome, Metrics]:
+        outcome = await explore(spec.config, spec.run_dir, resume=True, display=False,
+                                cassette=spec.cassette,  # type: ignore[arg-type]
+                                worker=spec.index, reporter=_reporter(out))
+        return outcome, outcome.metrics
+
+    try:
+        outcome, metrics = _run_async(run)
+    except SteError as exc:
+        print(f"error (worker {spec.index}): {exc}", file=sys.stderr)
+        return 2
+    out(msgspec.json.encode(_Report(done=metrics.done - metrics.resumed, running=0,
+                                    failed=metrics.failed)) + b"\n")
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if metrics.failed == 0 else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(_worker_main(sys.argv[1:]))
