@@ -63,7 +63,23 @@ def _live(llm: LlmClient, tools: ToolClient) -> Callable[[], Live]:
     return snapshot
 
 
-def _check_resume(meta: dict[str, Any], config: ExploreConfig, run_dir: Path) -> None:
+def selected_apis(config: ExploreConfig) -> list[ApiSpec]:
+    catalog = load_catalog(config.catalog)
+    specs = catalog.select(config.apis) if config.apis else list(catalog.values())
+    if not specs:
+        raise ConfigError("no API selected")
+    return specs
+
+
+def check_may_continue(meta: dict[str, Any] | None, config: ExploreConfig, run_dir: Path,
+                       resume: bool) -> None:
+    """A run directory that holds a run is continued only with --resume, and only with the
+    same protocol settings."""
+    if meta is None:
+        return
+    if not resume:
+        raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
+                         "or choose another --out")
     old = meta.get("config", {})
     for key in _PROTOCOL:
         new_value = msgspec.to_builtins(getattr(config, key))
@@ -182,10 +198,7 @@ async def explore(
     if config.constrain_actions is None:
         embedded = replay_from is None and mock_llm is None and not config.llm_urls
         config = msgspec.structs.replace(config, constrain_actions=embedded)
-    catalog = load_catalog(config.catalog)
-    specs = catalog.select(config.apis) if config.apis else list(catalog.values())
-    if not specs:
-        raise ConfigError("no API selected")
+    specs = selected_apis(config)
     lock = ".lock" if worker is None else f".lock-w{worker}"
     part = None if worker is None else f"w{worker}"
     async with RunStore(run_dir, lock=lock) as store:
@@ -193,11 +206,8 @@ async def explore(
         if worker is not None:
             if meta is None:
                 raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
-        elif meta is not None and not resume:
-            raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
-                             "or choose another --out")
-        elif meta is not None:
-            _check_resume(meta, config, run_dir)
+        else:
+            check_may_continue(meta, config, run_dir, resume)
         if resume and cassette == "record":
             cassette = "replay-then-live"
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)

@@ -31,14 +31,21 @@ import anyio
 import msgspec
 from anyio.abc import ByteReceiveStream, Process
 
-from ..catalog import load_catalog
 from ..config import ExploreConfig
-from ..errors import ConfigError, SteError, StoreError
+from ..errors import ConfigError, SteError
 from ..llm.local import dies_with_parent, stop_group
 from ..store import RunStore, iter_records, scan_run
 from ..tools import ToolClient
 from .metrics import Live, Metrics, progress_loop
-from .runner import RunOutcome, _check_resume, _preflight, _services, explore, plan_run
+from .runner import (
+    RunOutcome,
+    _preflight,
+    _services,
+    check_may_continue,
+    explore,
+    plan_run,
+    selected_apis,
+)
 
 __all__ = ("WorkerSpec", "explore_in_workers", "partition")
 
@@ -96,18 +103,10 @@ async def explore_in_workers(
     if config.constrain_actions is None:  # decided here: the workers are given URLs
         embedded = mock_llm is None and not config.llm_urls
         config = msgspec.structs.replace(config, constrain_actions=embedded)
-    catalog = load_catalog(config.catalog)
-    specs = catalog.select(config.apis) if config.apis else list(catalog.values())
-    if not specs:
-        raise ConfigError("no API selected")
+    specs = selected_apis(config)
     started = time.monotonic()
     async with RunStore(run_dir) as store:
-        meta = store.read_meta()
-        if meta is not None and not resume:
-            raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
-                             "or choose another --out")
-        if meta is not None:
-            _check_resume(meta, config, run_dir)
+        check_may_continue(store.read_meta(), config, run_dir, resume)
         if resume and cassette == "record":
             cassette = "replay-then-live"
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
