@@ -99,6 +99,8 @@ async def explore_in_workers(
 ) -> RunOutcome:
     """:func:`~ste_async.explore.runner.explore`, with the APIs spread over ``workers``
     processes. ``llm_concurrency`` is the whole run's: each worker gets its share."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
     run_dir = Path(run_dir)
     if config.constrain_actions is None:  # decided here: the workers are given URLs
         embedded = mock_llm is None and not config.llm_urls
