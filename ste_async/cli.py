@@ -351,7 +351,6 @@ def _serve_local(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     servers: list[LocalServer]
-    timeout = args.startup_timeout or None
     if args.backend == "vllm":
         from .llm.vllm import replicas
 
@@ -360,7 +359,7 @@ def _serve_local(args: argparse.Namespace) -> int:
             args.model or "", args.replicas, port=args.port, gpus=gpus,
             gpu_memory=args.gpu_memory, host=args.host, max_num_seqs=args.slots or None,
             extra_args=args.server_args, progress=say,
-            **({"startup_timeout": timeout} if timeout else {})))
+            startup_timeout=args.startup_timeout or None))
     else:
         from .llm.embedded import EmbeddedServer
 
@@ -371,7 +370,7 @@ def _serve_local(args: argparse.Namespace) -> int:
             EmbeddedServer(args.model, slots=args.slots or None, host=args.host,
                            port=args.port + i if args.port else 0, threads=threads,
                            extra_args=args.server_args, progress=say,
-                           **({"startup_timeout": timeout} if timeout else {}))
+                           startup_timeout=args.startup_timeout or None)
             for i in range(args.replicas)
         ]
 

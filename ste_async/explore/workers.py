@@ -18,7 +18,6 @@ die with the parent, even when it is killed.
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -29,15 +28,16 @@ from typing import Any
 
 import anyio
 import msgspec
-from anyio.abc import ByteReceiveStream, Process
+from anyio.abc import Process
 
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
-from ..llm.local import dies_with_parent, stop_group
+from ..llm.local import dies_with_parent, read_lines, stop_group
 from ..store import RunStore, iter_records, scan_run
 from ..tools import ToolClient
 from .metrics import Live, Metrics, progress_loop
 from .runner import (
+    Reporter,
     RunOutcome,
     _preflight,
     _services,
@@ -169,7 +169,7 @@ async def _watch(process: Process, reports: list[_Report], codes: list[int | Non
     """Read a worker's progress lines until it ends, then note its exit status."""
     assert process.stdout is not None
     decoder = msgspec.json.Decoder(_Report)
-    async for line in _lines(process.stdout):
+    async for line in read_lines(process.stdout):
         try:
             reports[index] = decoder.decode(line)
         except msgspec.DecodeError:
@@ -178,18 +178,6 @@ async def _watch(process: Process, reports: list[_Report], codes: list[int | Non
         metrics.running = sum(r.running for r in reports)
         metrics.failed = sum(r.failed for r in reports)
     codes[index] = await process.wait()
-
-
-async def _lines(stream: ByteReceiveStream) -> Any:
-    pending = b""
-    try:
-        async for chunk in stream:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line
-    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-        return
 
 
 async def _forward_signals(processes: Sequence[Process]) -> None:
@@ -235,7 +223,7 @@ def _outcome(run_dir: Path, before: Mapping[str, Any], total: int, already: int,
                       run_dir=str(run_dir))
 
 
-def _reporter(out: Callable[[bytes], object]) -> Any:
+def _reporter(out: Callable[[bytes], object]) -> Reporter:
     async def report(metrics: Metrics, live: Callable[[], Live]) -> None:
         encoder = msgspec.json.Encoder()
         while True:
@@ -261,17 +249,17 @@ def _worker_main(argv: Sequence[str]) -> int:
         stdout.write(line)
         stdout.flush()
 
-    async def run() -> tuple[RunOutcome, Metrics]:
-        outcome = await explore(spec.config, spec.run_dir, resume=True, display=False,
-                                cassette=spec.cassette,  # type: ignore[arg-type]
-                                worker=spec.index, reporter=_reporter(out))
-        return outcome, outcome.metrics
+    async def run() -> RunOutcome:
+        return await explore(spec.config, spec.run_dir, resume=True, display=False,
+                             cassette=spec.cassette,  # type: ignore[arg-type]
+                             worker=spec.index, reporter=_reporter(out))
 
     try:
-        outcome, metrics = _run_async(run)
+        outcome = _run_async(run)
     except SteError as exc:
         print(f"error (worker {spec.index}): {exc}", file=sys.stderr)
         return 2
+    metrics = outcome.metrics
     out(msgspec.json.encode(_Report(done=metrics.done - metrics.resumed, running=0,
                                     failed=metrics.failed)) + b"\n")
     if outcome.interrupted:
@@ -280,5 +268,4 @@ def _worker_main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     sys.exit(_worker_main(sys.argv[1:]))

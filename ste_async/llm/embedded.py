@@ -156,7 +156,7 @@ class EmbeddedServer(LocalServer):
         ctx_per_slot: int = 8192,
         threads: int | None = None,
         binary: str | os.PathLike[str] | None = None,
-        startup_timeout: float = 180.0,
+        startup_timeout: float | None = None,
         stop_timeout: float = 5.0,
         cache_ram_mib: int = 1024,
         repack: bool = False,

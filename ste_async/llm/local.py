@@ -31,7 +31,7 @@ from anyio.abc import ByteReceiveStream, Process
 
 from ..errors import ConfigError
 
-__all__ = ("LocalServer", "dies_with_parent", "free_port", "serve_all", "stop_group")
+__all__ = ("LocalServer", "dies_with_parent", "free_port", "read_lines", "serve_all", "stop_group")
 
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
@@ -51,13 +51,14 @@ class LocalServer:
     """
 
     kind = "server"  # how messages name it
+    default_startup_timeout = 180.0
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
-                 startup_timeout: float = 180.0, stop_timeout: float = 5.0,
+                 startup_timeout: float | None = None, stop_timeout: float = 5.0,
                  progress: Callable[[str], object] | None = None, log_lines: int = 200):
         self.host = host
         self.port = port  # 0: a free port, chosen when the server starts
-        self.startup_timeout = startup_timeout
+        self.startup_timeout = startup_timeout or self.default_startup_timeout
         self.stop_timeout = stop_timeout
         self.progress = progress or (lambda _line: None)
         self.log: deque[str] = deque(maxlen=log_lines)
@@ -66,6 +67,7 @@ class LocalServer:
         self.command: list[str] = []
         self.env: dict[str, str] = {}  # set for the server on top of this process's environment
         self._stack: AsyncExitStack | None = None
+        self._process: Process | None = None
 
     async def prepare(self) -> None:
         """Set :attr:`command` (and :attr:`env`) for :attr:`port`; may raise ConfigError."""
@@ -129,6 +131,7 @@ class LocalServer:
         """Poll ``/health`` until it answers 200; a ConfigError quoting the log if the
         process exits first or the time runs out."""
         process = self._process
+        assert process is not None, "wait_ready() runs inside running()"
         started = time.monotonic()
         deadline = started + self.startup_timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
@@ -150,18 +153,26 @@ class LocalServer:
         self.progress(f"{self.kind} ready at {self.url} in {time.monotonic() - started:.1f} s")
 
     async def _pump(self, stream: ByteReceiveStream) -> None:
-        pending = b""
-        try:
-            async for chunk in stream:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                if len(pending) > 65536:  # a line without end: keep it, cut
-                    lines, pending = [*lines, pending], b""
-                self.log.extend(line.decode("utf-8", "replace").rstrip() for line in lines)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            pass
-        if pending:
-            self.log.append(pending.decode("utf-8", "replace").rstrip())
+        async for line in read_lines(stream):
+            self.log.append(line.decode("utf-8", "replace").rstrip())
+
+
+async def read_lines(stream: ByteReceiveStream, longest: int = 65536) -> AsyncIterator[bytes]:
+    """The lines of a child's output as they come (without the newline); a line longer than
+    ``longest`` bytes is cut into pieces, and a last line without newline is given too."""
+    pending = b""
+    try:
+        async for chunk in stream:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            if len(pending) > longest:
+                lines, pending = [*lines, pending], b""
+            for line in lines:
+                yield line
+    except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+        pass
+    if pending:
+        yield pending
 
 
 @asynccontextmanager

@@ -57,12 +57,13 @@ class VllmServer(LocalServer):
     """
 
     kind = "vLLM"
+    default_startup_timeout = 900.0
 
     def __init__(self, model: str, *, served_name: str | None = None, host: str = "127.0.0.1",
                  port: int = 0, gpu: str | None = None, gpu_memory: float = 0.9,
                  max_num_seqs: int | None = None, extra_args: Sequence[str] = (),
                  executable: str | os.PathLike[str] | None = None,
-                 startup_timeout: float = 900.0, stop_timeout: float = 30.0,
+                 startup_timeout: float | None = None, stop_timeout: float = 30.0,
                  progress: Callable[[str], object] | None = None, log_lines: int = 200):
         if not model:
             raise ConfigError("vLLM needs a model: --model NAME (a hub id or a local directory)")
