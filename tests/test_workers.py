@@ -4,6 +4,7 @@ episodes a single process writes, and nothing lost or doubled when the parent is
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,10 +43,17 @@ def test_workers_write_what_one_process_writes(tmp_path: Path,
     args = ["explore", "--llm", "mock", "--apis", APIS, "--episodes", "3", "--trials", "2",
             "--quiet"]
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    alone = capsys.readouterr().out
     assert main([*args, "--out", str(tmp_path / "three"), "--workers", "3"]) == 0
+    split = capsys.readouterr().out
     one, three = _trajectories(tmp_path / "one"), _trajectories(tmp_path / "three")
     assert len(one) == 15 and one == three  # each API's episodes, byte for byte
-    assert "episodes 15 new, 0 resumed" in capsys.readouterr().out
+    # the summary summed from the workers' tallies: the per-API table and the totals agree
+    assert "episodes 15 new, 0 resumed" in split
+    def counts(out: str) -> list[str]:  # the summary less its timings
+        return [re.sub(r" \([\d,.]+/s\)| \| [\d,.]+s$", "", line) for line in out.splitlines()[:-1]]
+
+    assert counts(alone) == counts(split)
     parts = sorted(p.name for p in (tmp_path / "three" / "cassettes").iterdir())
     assert parts == [f"{k}.w{i}.jsonl" for k in ("llm", "tools") for i in range(3)]
     # the recording of three processes replays offline in one, byte for byte

@@ -13,7 +13,7 @@ import msgspec
 
 from ..records import EpisodeRecord
 
-__all__ = ("ApiTally", "Live", "Metrics", "Rates", "progress_loop")
+__all__ = ("ApiTally", "Live", "Metrics", "Rates", "Tally", "progress_loop")
 
 
 class Live(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,15 +34,34 @@ class Rates(NamedTuple):
     tools_per_s: float
 
 
-class ApiTally:
+class ApiTally(msgspec.Struct):
     """Per-API totals for the summary table."""
 
-    __slots__ = ("api_errors", "calls", "episodes", "feedback", "finals", "solved", "trials",
-                 "unavailable")
+    episodes: int = 0
+    trials: int = 0
+    calls: int = 0
+    api_errors: int = 0
+    feedback: int = 0
+    finals: int = 0
+    solved: int = 0
+    unavailable: int = 0
 
-    def __init__(self) -> None:
-        self.episodes = self.trials = self.calls = self.api_errors = 0
-        self.feedback = self.finals = self.solved = self.unavailable = 0
+
+class Tally(msgspec.Struct, kw_only=True):
+    """What a run counted, in a form that crosses processes (a worker's to its parent)."""
+
+    new: int = 0
+    failed: int = 0
+    per_api: dict[str, ApiTally] = {}
+    steps: dict[str, int] = {}
+    feedback: dict[str, int] = {}
+    tool_kinds: dict[str, int] = {}
+    tool_retries: int = 0
+    llm_retries: int = 0
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    errors: list[str] = []
 
 
 class Metrics:
@@ -106,6 +125,31 @@ class Metrics:
                     self.tool_retries += max(0, step.tool_attempts - 1)
                     tally.api_errors += step.tool_kind == "api_error"
                     tally.unavailable += step.tool_kind == "unavailable"
+
+    def tally(self) -> Tally:
+        return Tally(
+            new=self.done - self.resumed, failed=self.failed, per_api=self.per_api,
+            steps=dict(self.steps), feedback=dict(self.feedback),
+            tool_kinds=dict(self.tool_kinds), tool_retries=self.tool_retries,
+            llm_retries=self.llm_retries, llm_calls=self.llm_calls,
+            prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+            errors=self.errors,
+        )
+
+    def add(self, tally: Tally) -> None:
+        """Count in another run's tally (one worker's, on disjoint APIs)."""
+        self.done += tally.new
+        self.failed += tally.failed
+        self.per_api.update(tally.per_api)
+        self.steps.update(tally.steps)
+        self.feedback.update(tally.feedback)
+        self.tool_kinds.update(tally.tool_kinds)
+        self.tool_retries += tally.tool_retries
+        self.llm_retries += tally.llm_retries
+        self.llm_calls += tally.llm_calls
+        self.prompt_tokens += tally.prompt_tokens
+        self.completion_tokens += tally.completion_tokens
+        self.errors.extend(tally.errors[: max(0, 20 - len(self.errors))])
 
     @property
     def elapsed(self) -> float:

@@ -33,9 +33,9 @@ from anyio.abc import Process
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
 from ..llm.local import dies_with_parent, read_lines, stop_group
-from ..store import RunStore, iter_records, scan_run
+from ..store import RunStore, scan_run
 from ..tools import ToolClient
-from .metrics import Live, Metrics, progress_loop
+from .metrics import Live, Metrics, Tally, progress_loop
 from .runner import (
     Reporter,
     RunOutcome,
@@ -66,6 +66,7 @@ class _Report(msgspec.Struct, kw_only=True):
     running: int = 0
     failed: int = 0
     live: Live = msgspec.field(default_factory=Live)
+    tally: Tally | None = None  # in the last report: what the worker counted
 
 
 def partition(pending: Mapping[str, Sequence[int]], workers: int) -> list[list[str]]:
@@ -153,7 +154,7 @@ async def explore_in_workers(
                 with anyio.CancelScope(shield=True):
                     for process in processes:  # only those left by an error or a cancellation
                         await stop_group(process, config.drain_seconds)
-    return _outcome(run_dir, scan.heads, total, already, reports, codes, started)
+    return _outcome(run_dir, total, already, reports, codes, started)
 
 
 async def _start(spec: WorkerSpec) -> Process:
@@ -203,10 +204,9 @@ def _sum_live(reports: Sequence[_Report]) -> Live:
     )
 
 
-def _outcome(run_dir: Path, before: Mapping[str, Any], total: int, already: int,
-             reports: Sequence[_Report], codes: Sequence[int | None],
-             started: float) -> RunOutcome:
-    """The run's summary, from the records the workers wrote (the store is the truth)."""
+def _outcome(run_dir: Path, total: int, already: int, reports: Sequence[_Report],
+             codes: Sequence[int | None], started: float) -> RunOutcome:
+    """The run's summary: the workers' own tallies, summed (their APIs are disjoint)."""
     bad = [(i, c) for i, c in enumerate(codes) if c not in (0, 1, 130)]
     if bad:
         index, code = bad[0]
@@ -214,11 +214,11 @@ def _outcome(run_dir: Path, before: Mapping[str, Any], total: int, already: int,
                        "finished episodes are kept: continue with --resume")
     metrics = Metrics(total_episodes=total, already_done=already)
     metrics.started = started
-    for record in iter_records(run_dir):
-        if record.id not in before:
-            metrics.episode_started(record.api)
-            metrics.episode_finished(record)
-    metrics.failed = sum(r.failed for r in reports)
+    for report in reports:
+        if report.tally is None:
+            raise SteError("a worker ended without its final report; finished episodes are "
+                           "kept: continue with --resume")
+        metrics.add(report.tally)
     return RunOutcome(metrics=metrics, interrupted=any(c == 130 for c in codes),
                       run_dir=str(run_dir))
 
@@ -261,7 +261,7 @@ def _worker_main(argv: Sequence[str]) -> int:
         return 2
     metrics = outcome.metrics
     out(msgspec.json.encode(_Report(done=metrics.done - metrics.resumed, running=0,
-                                    failed=metrics.failed)) + b"\n")
+                                    failed=metrics.failed, tally=metrics.tally())) + b"\n")
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return 0 if metrics.failed == 0 else 1
