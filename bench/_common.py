@@ -69,3 +69,14 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
             "python": platform.python_version(), **data}
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+async def explore_mock(config: Any, run_dir: str | Path, mock: Any, **options: Any) -> Any:
+    """An exploration against the scripted LLM ``mock`` and the in-process tool server,
+    started the way the command line starts them."""
+    from ste_async.explore.runner import explore
+    from ste_async.services import LlmChoice, open_services
+
+    async with open_services(LlmChoice(mock=mock), catalog=config.catalog,
+                             seed=config.seed) as endpoints:
+        return await explore(config, run_dir, endpoints, **options)

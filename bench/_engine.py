@@ -9,19 +9,21 @@ from typing import Any
 import anyio
 import msgspec
 
-from ste_async.config import ExploreConfig
+from ste_async.config import load_explore_config
 from ste_async.explore.runner import explore
+from ste_async.session import Endpoints
 
 __all__ = ("run_engine",)
 
 
 def run_engine(llm_url: str, tools_url: str, **settings: Any) -> dict[str, Any]:
     """One exploration run into a temporary directory; returns its measurements."""
-    config = ExploreConfig(llm_urls=(llm_url,), tools_url=tools_url, **settings)
+    config = load_explore_config(None, **settings)  # flat LLM keys (llm_concurrency) allowed
+    endpoints = Endpoints(llm_urls=(llm_url,), tools_url=tools_url)
     with tempfile.TemporaryDirectory(prefix="ste-bench-") as tmp:
         cpu0, t0 = time.process_time(), time.perf_counter()
         outcome = anyio.run(
-            lambda: explore(config, tmp, display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, display=False, handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True},
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

@@ -18,20 +18,22 @@ from typing import Any
 import anyio
 
 from ste_async.catalog import builtin_catalog
-from ste_async.config import ExploreConfig
+from ste_async.config import ExploreConfig, LlmSettings
 from ste_async.explore.runner import explore
+from ste_async.session import Endpoints
 
 from ._common import child_server, free_port, pin, write_result
 
 
 def run(llm: str, tools: str, limit: int | str, episodes: int) -> dict[str, Any]:
-    config = ExploreConfig(llm_urls=(llm,), tools_url=tools, apis=tuple(builtin_catalog()),
-                           episodes=episodes, trials=1, lanes=episodes, max_episodes=4096,
-                           llm_concurrency=limit)  # type: ignore[arg-type]
+    config = ExploreConfig(apis=tuple(builtin_catalog()), episodes=episodes, trials=1,
+                           lanes=episodes, max_episodes=4096,
+                           llm=LlmSettings(concurrency=limit))  # type: ignore[arg-type]
+    endpoints = Endpoints(llm_urls=(llm,), tools_url=tools)
     with tempfile.TemporaryDirectory(prefix="ste-adaptive-") as tmp:
         t0 = time.perf_counter()
         outcome = anyio.run(
-            lambda: explore(config, tmp, cassette="off", display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, cassette="off", display=False, handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True})
         wall = time.perf_counter() - t0
     calls = outcome.metrics.llm_calls

@@ -21,20 +21,19 @@ from typing import Any
 
 import anyio
 
-from ste_async.config import ExploreConfig
-from ste_async.explore.runner import explore
+from ste_async.config import ExploreConfig, LlmSettings
 from ste_async.store import iter_records
 from tool_mocks.llm import MockLlmConfig, _playbook
 
-from ._common import RESULTS, write_result
+from ._common import RESULTS, explore_mock, write_result
 
 
 def measure(lanes: int, episodes: int, latency_ms: float) -> dict[str, Any]:
     config = ExploreConfig(episodes=episodes, lanes=lanes, max_episodes=4096,
-                           llm_concurrency=4096)
+                           llm=LlmSettings(concurrency=4096))
     with tempfile.TemporaryDirectory(prefix="ste-lanes-") as tmp:
         t0 = time.perf_counter()
-        anyio.run(lambda: explore(config, tmp, mock_llm=MockLlmConfig(latency_ms=latency_ms),
+        anyio.run(lambda: explore_mock(config, tmp, MockLlmConfig(latency_ms=latency_ms),
                                   cassette="off", display=False, handle_signals=False),
                   backend="asyncio", backend_options={"use_uvloop": True})
         wall = time.perf_counter() - t0

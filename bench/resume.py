@@ -21,19 +21,19 @@ import msgspec
 
 from ste_async.catalog import builtin_catalog
 from ste_async.config import ExploreConfig
-from ste_async.explore.runner import explore, plan_run
+from ste_async.explore.runner import plan_run
 from ste_async.ids import episode_id
 from ste_async.records import encode_record
 from ste_async.store import RunStore, iter_records, scan_run
 from tool_mocks.llm import MockLlmConfig
 
-from ._common import write_result
+from ._common import explore_mock, write_result
 
 
 def build(folder: Path, episodes: int) -> int:
     seed_run = folder / "seed"
     config = ExploreConfig(episodes=2)
-    anyio.run(lambda: explore(config, seed_run, mock_llm=MockLlmConfig(), display=False,
+    anyio.run(lambda: explore_mock(config, seed_run, MockLlmConfig(), display=False,
                               handle_signals=False))
     samples = list(iter_records(seed_run))
     apis = list(builtin_catalog())

@@ -26,8 +26,9 @@ from typing import Any
 import anyio
 
 from ste_async.catalog import builtin_catalog
-from ste_async.config import ExploreConfig
+from ste_async.config import ExploreConfig, LlmSettings
 from ste_async.explore.runner import explore
+from ste_async.session import Endpoints
 
 from ._common import RESULTS, child_server, free_port, pin, write_result
 
@@ -66,10 +67,10 @@ def one_point(llm: str, tools: str, n: int, latency_s: float, gc_tuned: bool) ->
     # enough waves of one-trial episodes (about 4.5 calls each) for several seconds of plateau
     waves = max(3, math.ceil(6.0 / (4.5 * latency_s)))
     config = ExploreConfig(
-        llm_urls=(llm,), tools_url=tools, apis=apis, episodes=waves * lanes, trials=1,
-        lanes=lanes,
-        max_episodes=n, llm_concurrency=n, tool_concurrency=min(n, 1024),
+        apis=apis, episodes=waves * lanes, trials=1, lanes=lanes, max_episodes=n,
+        llm=LlmSettings(concurrency=n), tool_concurrency=min(n, 1024),
     )
+    endpoints = Endpoints(llm_urls=(llm,), tools_url=tools)
     gc.collect()
     if gc_tuned:
         gc.freeze()
@@ -83,7 +84,7 @@ def one_point(llm: str, tools: str, n: int, latency_s: float, gc_tuned: bool) ->
     t0, cpu0 = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="ste-scale-") as tmp:
         outcome = anyio.run(
-            lambda: explore(config, tmp, cassette="off", display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, cassette="off", display=False, handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True},
         )
     wall, cpu = time.monotonic() - t0, time.process_time() - cpu0

@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_async
 from .cassette import CASSETTE_MODES
 from .errors import ConfigError, SteError
+from .services import LlmChoice, llm_servers, mock_llm_config
+
+if TYPE_CHECKING:
+    from .distill.runner import DistillReport
+    from .evaluate.infer import InferMeta
+    from .explore.runner import RunOutcome
 
 __all__ = ("main",)
-
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
-
-
-def _run_async(fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
-    # everything imported so far lives for the whole run: keep it out of the collector's
-    # sight, and collect the young generation less often (a run allocates many short-lived
-    # objects and few cycles); bench/scaling.py measures the effect
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    options: dict[str, Any] = {}
-    try:
-        import uvloop  # noqa: F401
-
-        options["use_uvloop"] = True
-    except ImportError:
-        pass
-    return anyio.run(fn, *args, backend="asyncio", backend_options=options)
-
 
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""
@@ -122,7 +106,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def _cmd_explore(args: argparse.Namespace) -> int:
     from .config import load_explore_config
-    from .explore.runner import explore
+    from .explore.runner import explore, resolve
+    from .services import open_services
+    from .session import Endpoints, check_resume, read_run_meta
 
     overrides = {k: getattr(args, k) for k in (
         "catalog", "episodes", "trials", "max_turn", "temperature", "max_tokens", "lanes",
@@ -133,25 +119,29 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     config = load_explore_config(args.config, **overrides)
     mock = None
     if args.llm == "mock":
-        from tool_mocks.llm import MockLlmConfig
-
-        try:
-            mock = MockLlmConfig(latency_ms=args.mock_latency_ms, error_rate=args.mock_error_rate)
-        except ValueError as exc:
-            raise ConfigError(f"--mock-*: {exc}") from None
+        mock = mock_llm_config(latency_ms=args.mock_latency_ms, error_rate=args.mock_error_rate)
+    choice = LlmChoice(urls=config.llm.urls, mock=mock, embedded_default=True)
+    # refuse a directory that cannot be continued before any server is started
+    will_embed = mock is None and not config.llm.urls
+    check_resume(read_run_meta(args.out), resolve(config, Endpoints(llm_urls=(),
+                 embedded=will_embed)), args.out, args.resume)
     n_apis = len(config.apis) if config.apis else "all"
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
           f"-> {args.out}", file=sys.stderr)
-    if args.workers != 1:
-        from .explore.workers import explore_in_workers
 
-        outcome = _run_async(lambda: explore_in_workers(
-            config, args.out, args.workers, resume=args.resume, mock_llm=mock,
-            cassette=args.cassette, display=not args.quiet))
-    else:
-        outcome = _run_async(lambda: explore(config, args.out, resume=args.resume,
-                                             mock_llm=mock, cassette=args.cassette,
-                                             display=not args.quiet))
+    async def run() -> RunOutcome:
+        async with open_services(choice, tools_url=config.tools_url, catalog=config.catalog,
+                                 seed=config.seed) as endpoints:
+            if args.workers != 1:
+                from .explore.workers import explore_in_workers
+
+                return await explore_in_workers(
+                    config, args.out, args.workers, endpoints, resume=args.resume,
+                    cassette=args.cassette, display=not args.quiet)
+            return await explore(config, args.out, endpoints, resume=args.resume,
+                                 cassette=args.cassette, display=not args.quiet)
+
+    outcome = run_async(run)
     print(outcome.metrics.summary())
     print(f"run directory: {outcome.run_dir}")
     if outcome.interrupted:
@@ -246,24 +236,24 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
+    from .config import LlmSettings
     from .distill.runner import DistillConfig, distill
 
-    mock = None
-    if args.llm == "mock":
-        from tool_mocks.llm import MockLlmConfig
-
-        mock = MockLlmConfig()
-    elif not args.llm_urls:
-        raise ConfigError("no LLM given: pass --llm-url URL for an OpenAI-compatible server "
-                          "(e.g. vLLM), or --llm mock for the scripted test LLM")
+    mock = mock_llm_config() if args.llm == "mock" else None
+    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
     try:
-        config = DistillConfig(llm_urls=tuple(args.llm_urls or ()), model=args.model,
-                               target=args.target, max_paraphrases=args.max_paraphrases,
-                               concurrency=args.concurrency, seed=args.seed)
+        config = DistillConfig(
+            llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
+            target=args.target, max_paraphrases=args.max_paraphrases, seed=args.seed)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    report = _run_async(lambda: distill(args.run_dir, config, resume=args.resume,
-                                        mock_llm=mock, cassette=args.cassette))
+
+    async def run() -> DistillReport:
+        async with llm_servers(choice) as (urls, _):
+            return await distill(args.run_dir, config, urls, resume=args.resume,
+                                 cassette=args.cassette)
+
+    report = run_async(run)
     print(report.summary())
     return EXIT_OK
 
@@ -279,7 +269,7 @@ def _add_serve_tools(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 def _cmd_serve_tools(args: argparse.Namespace) -> int:
     from tool_mocks.cli import config_from_args, run
 
-    _run_async(run, config_from_args(args))
+    run_async(run, config_from_args(args))
     return EXIT_OK
 
 
@@ -324,55 +314,27 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
         return _serve_local(args)
     if args.replicas != 1 or args.server_args:
         raise ConfigError("the mock backend takes neither --replicas nor server arguments")
-    from tool_mocks.llm import MockLlmConfig, serve_mock_llm
-
-    try:
-        config = MockLlmConfig(host=args.host, port=args.port, latency_ms=args.latency_ms,
-                               latency_spread=args.latency_spread,
-                               per_token_ms=args.per_token_ms, load_ms=args.load_ms,
-                               slots=args.slots,
-                               error_rate=args.error_rate)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    config = mock_llm_config(host=args.host, port=args.port, latency_ms=args.latency_ms,
+                             latency_spread=args.latency_spread, per_token_ms=args.per_token_ms,
+                             load_ms=args.load_ms, slots=args.slots, error_rate=args.error_rate)
 
     async def serve() -> None:
-        async with serve_mock_llm(config) as url:
-            print(f"scripted mock LLM listening on {url}/v1", flush=True)
+        async with llm_servers(LlmChoice(mock=config)) as (urls, _):
+            print(f"scripted mock LLM listening on {urls[0]}/v1", flush=True)
             await _until_signalled()
 
-    _run_async(serve)
+    run_async(serve)
     return EXIT_OK
 
 
 def _serve_local(args: argparse.Namespace) -> int:
-    from .llm.local import LocalServer, serve_all
+    from .llm.local import serve_all
+    from .services import local_servers
 
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    servers: list[LocalServer]
-    if args.backend == "vllm":
-        from .llm.vllm import replicas
-
-        gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
-        servers = list(replicas(
-            args.model or "", args.replicas, port=args.port, gpus=gpus,
-            gpu_memory=args.gpu_memory, host=args.host, max_num_seqs=args.slots or None,
-            extra_args=args.server_args, progress=say,
-            startup_timeout=args.startup_timeout or None))
-    else:
-        from .llm.embedded import EmbeddedServer
-
-        if args.replicas < 1:
-            raise ConfigError(f"--replicas must be at least 1, got {args.replicas}")
-        threads = max(1, (os.cpu_count() or 1) // args.replicas)
-        servers = [
-            EmbeddedServer(args.model, slots=args.slots or None, host=args.host,
-                           port=args.port + i if args.port else 0, threads=threads,
-                           extra_args=args.server_args, progress=say,
-                           startup_timeout=args.startup_timeout or None)
-            for i in range(args.replicas)
-        ]
+    servers = local_servers(
+        args.backend, model=args.model, replicas=args.replicas, port=args.port, host=args.host,
+        slots=args.slots, gpus=args.gpus, gpu_memory=args.gpu_memory,
+        startup_timeout=args.startup_timeout, extra_args=args.server_args)
 
     async def serve() -> None:
         async with serve_all(servers) as urls:
@@ -382,7 +344,7 @@ def _serve_local(args: argparse.Namespace) -> int:
                   flush=True)
             await _until_signalled()
 
-    _run_async(serve)
+    run_async(serve)
     return EXIT_OK
 
 
@@ -397,7 +359,16 @@ def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 def _cmd_score(args: argparse.Namespace) -> int:
     from .evaluate.score_cli import judge_labels, run
 
-    labels = _run_async(judge_labels, args) if args.judge == "llm" else None
+    labels = None
+    if args.judge == "llm" and (args.llm or args.llm_urls):
+        mock = mock_llm_config() if args.llm == "mock" else None
+
+        async def judge() -> dict[tuple[str, int], bool] | None:
+            async with llm_servers(LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
+                                   ) as (urls, _):
+                return await judge_labels(args, urls)
+
+        labels = run_async(judge)
     return run(args, llm_labels=labels)
 
 
@@ -445,24 +416,27 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    from .config import LlmSettings
     from .evaluate.infer import InferConfig, infer
 
+    mock = mock_llm_config() if args.llm == "mock" else None
+    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
     try:
         config = InferConfig(
             test=args.test, setting=args.setting, demos=args.demos, k=args.k,
             retriever=args.retriever, catalog=args.catalog, neighbors=args.neighbors,
             order=args.order, system=args.system, apis=_api_list(args.apis) or (),
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
-            concurrency=args.concurrency, llm_urls=tuple(args.llm_urls or ()), model=args.model,
+            llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
             cassette=args.cassette)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    mock = None
-    if args.llm == "mock":
-        from tool_mocks.llm import MockLlmConfig
 
-        mock = MockLlmConfig()
-    meta = _run_async(lambda: infer(config, args.out, mock_llm=mock, display=not args.quiet))
+    async def run() -> InferMeta:
+        async with llm_servers(choice) as (urls, _):
+            return await infer(config, args.out, urls, display=not args.quiet)
+
+    meta = run_async(run)
     print(f"wrote {args.out}: {meta.items} items over {meta.apis} APIs, {args.setting}"
           + (f" (k={args.k}, retriever {meta.retriever})" if args.setting == "icl" else "")
           + f", model {meta.model}, {meta.llm_errors} failed requests, {meta.elapsed_s:.1f}s")
@@ -480,7 +454,7 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay_run
 
-    report = _run_async(replay_run, args.run_dir, args.out)
+    report = run_async(replay_run, args.run_dir, args.out)
     print(f"replayed {report.episodes} episodes offline into {report.out}: "
           f"{report.identical} identical, {len(report.different)} different, "
           f"{len(report.missing)} missing")

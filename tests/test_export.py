@@ -11,14 +11,14 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
+from served import distill_with, explore_with
 
 from ste_async.cli import main
 from ste_async.config import ExploreConfig
 from ste_async.distill.continual import load_batches, select_round
 from ste_async.distill.examples import TrainExample, load_examples
-from ste_async.distill.runner import DistillConfig, distill
+from ste_async.distill.runner import DistillConfig
 from ste_async.errors import ConfigError, StoreError
-from ste_async.explore.runner import explore
 from ste_async.export import export_train
 from tool_mocks.llm import MockLlmConfig
 
@@ -61,9 +61,9 @@ def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("distilled") / "run"
 
     async def make() -> None:
-        await explore(ExploreConfig(episodes=1), run, mock_llm=MockLlmConfig(), display=False,
+        await explore_with(ExploreConfig(episodes=1), run, mock=MockLlmConfig(), display=False,
                       handle_signals=False)
-        await distill(run, DistillConfig(target=10), mock_llm=MockLlmConfig())
+        await distill_with(run, DistillConfig(target=10), mock=MockLlmConfig())
 
     anyio.run(make)
     return run

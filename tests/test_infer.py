@@ -11,8 +11,11 @@ from typing import Any
 import anyio
 import msgspec
 import pytest
+from served import infer_with
 
+from ste_async._pool import run_pool
 from ste_async.cli import main
+from ste_async.config import LlmSettings
 from ste_async.distill.examples import TrainExample, write_examples
 from ste_async.errors import ConfigError
 from ste_async.evaluate import infer as infer_mod
@@ -21,9 +24,7 @@ from ste_async.evaluate.infer import (
     InferConfig,
     api_order,
     build_prompt,
-    infer,
     load_descriptions,
-    run_pool,
     tools_prompt,
 )
 from ste_async.evaluate.judge import judge_llm, judge_prompt
@@ -35,6 +36,7 @@ from ste_async.evaluate.retrieval import (
     retrieve,
 )
 from ste_async.evaluate.score import items_needing_llm_judge, load_predictions, score
+from ste_async.services import LlmChoice, llm_servers
 from tool_mocks import _test_policy
 from tool_mocks.llm import MockLlmConfig
 
@@ -125,7 +127,7 @@ async def test_orders_across_items(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         prompts.clear()
         config = InferConfig(test=_write_test(tmp_path, data), catalog=str(catalog),
                              order=order, cassette="off")  # type: ignore[arg-type]
-        await infer(config, tmp_path / f"{order}.json", mock_llm=MockLlmConfig())
+        await infer_with(config, tmp_path / f"{order}.json", mock=MockLlmConfig())
         seen[order] = [_names_in(p) for p in prompts]
     assert len(seen["study"]) == 4
     assert all(o == seen["study"][0] for o in seen["study"])
@@ -148,8 +150,8 @@ async def test_neighbors_offer_each_gold_api_its_own_list(tmp_path: Path,
         return prompts[-1]
 
     monkeypatch.setattr(infer_mod, "build_prompt", spy)
-    await infer(InferConfig(test=_write_test(tmp_path), neighbors=str(path), system="tool",
-                            cassette="off"), tmp_path / "n.json", mock_llm=MockLlmConfig())
+    await infer_with(InferConfig(test=_write_test(tmp_path), neighbors=str(path), system="tool",
+                            cassette="off"), tmp_path / "n.json", mock=MockLlmConfig())
     offered = [_names_in(p) for p in prompts]
     assert offered == [neighbors[api] for api in SYNTHETIC for _ in SYNTHETIC[api]]
 
@@ -245,8 +247,8 @@ async def test_run_pool_bounds_admission() -> None:
 
 async def test_infer_end_to_end_with_the_scripted_llm(tmp_path: Path) -> None:
     out = tmp_path / "preds.json"
-    config = InferConfig(test=_write_test(tmp_path), concurrency=3)
-    meta = await infer(config, out, mock_llm=MockLlmConfig())
+    config = InferConfig(test=_write_test(tmp_path), llm=LlmSettings(concurrency=3))
+    meta = await infer_with(config, out, mock=MockLlmConfig())
     data = load_predictions(out)
     assert list(data) == list(SYNTHETIC)  # the test file's API order
     for api, items in data.items():
@@ -262,8 +264,8 @@ async def test_infer_end_to_end_with_the_scripted_llm(tmp_path: Path) -> None:
     recorded = (tmp_path / "preds.cassette" / "cassettes" / "llm.jsonl").read_text("utf-8")
     assert recorded.count("\n") == 6
     # every request's seed is fixed by (seed, API, index): a second run says the same
-    again = await infer(msgspec.structs.replace(config, cassette="off"), tmp_path / "b.json",
-                        mock_llm=MockLlmConfig())
+    again = await infer_with(msgspec.structs.replace(config, cassette="off"), tmp_path / "b.json",
+                        mock=MockLlmConfig())
     assert again.items == 6
     assert load_predictions(tmp_path / "b.json") == data
 
@@ -279,9 +281,9 @@ async def test_icl_retrieves_demos_that_reach_the_model(tmp_path: Path) -> None:
     path = tmp_path / "demos.json"
     write_examples(path, demos)
     out = tmp_path / "icl.json"
-    meta = await infer(InferConfig(test=_write_test(tmp_path), setting="icl", demos=str(path),
+    meta = await infer_with(InferConfig(test=_write_test(tmp_path), setting="icl", demos=str(path),
                                    k=2, retriever="bm25", cassette="off"), out,
-                       mock_llm=MockLlmConfig())
+                       mock=MockLlmConfig())
     assert meta.retriever == "bm25" and meta.demos_available == 2
     turing = load_predictions(out)["search"][1]["model_output"]
     assert 'Action Input: {"entity": "Alan Turing"}' in turing  # copied from the demo
@@ -291,23 +293,25 @@ async def test_icl_retrieves_demos_that_reach_the_model(tmp_path: Path) -> None:
 async def test_input_errors_are_config_errors(tmp_path: Path) -> None:
     test = _write_test(tmp_path)
     with pytest.raises(ConfigError, match="--demos"):
-        await infer(InferConfig(test=test, setting="icl"), tmp_path / "x.json",
-                    mock_llm=MockLlmConfig())
+        await infer_with(InferConfig(test=test, setting="icl"), tmp_path / "x.json",
+                    mock=MockLlmConfig())
     with pytest.raises(ConfigError, match="not in the test file"):
-        await infer(InferConfig(test=test, apis=("nope",)), tmp_path / "x.json",
-                    mock_llm=MockLlmConfig())
+        await infer_with(InferConfig(test=test, apis=("nope",)), tmp_path / "x.json",
+                    mock=MockLlmConfig())
     with pytest.raises(ConfigError, match="cannot read test file"):
-        await infer(InferConfig(test=str(tmp_path / "absent.json")), tmp_path / "x.json")
+        await infer_with(InferConfig(test=str(tmp_path / "absent.json")), tmp_path / "x.json")
     with pytest.raises(ConfigError, match="no LLM given"):
-        await infer(InferConfig(test=test), tmp_path / "x.json")
+        async with llm_servers(LlmChoice()):
+            pass
 
 
 async def test_llm_judge_labels_every_item_that_needs_one(tmp_path: Path) -> None:
-    await infer(InferConfig(test=_write_test(tmp_path), cassette="off"), tmp_path / "p.json",
-                mock_llm=MockLlmConfig())
+    await infer_with(InferConfig(test=_write_test(tmp_path), cassette="off"), tmp_path / "p.json",
+                mock=MockLlmConfig())
     data = load_predictions(tmp_path / "p.json")
     needed = {(api, index) for api, index, _, _ in items_needing_llm_judge(data)}
-    outcome = await judge_llm(data, mock=MockLlmConfig(), cassette_dir=tmp_path / "judge")
+    async with llm_servers(LlmChoice(mock=MockLlmConfig())) as (urls, _):
+        outcome = await judge_llm(data, urls, cassette_dir=tmp_path / "judge")
     assert set(outcome.labels) == needed and not outcome.errors
     report = score(data, judge="llm", llm_labels=outcome.labels)
     assert report.judged_by.get("llm", 0) == len(needed)
@@ -330,9 +334,9 @@ def test_cli_infer_then_score_with_the_llm_judge(tmp_path: Path,
 async def test_real_test_file_subset(tmp_path: Path) -> None:
     apis = ("add_date", "Car database%%Makes", "search")
     out = tmp_path / "real.json"
-    meta = await infer(InferConfig(test=str(REFERENCE / "tool_test.json"), apis=apis,
+    meta = await infer_with(InferConfig(test=str(REFERENCE / "tool_test.json"), apis=apis,
                                    catalog=str(REFERENCE / "API_descriptions.json"),
-                                   cassette="off"), out, mock_llm=MockLlmConfig())
+                                   cassette="off"), out, mock=MockLlmConfig())
     study = json.loads((REFERENCE / "tool_test.json").read_text("utf-8"))
     assert meta.items == sum(len(study[a]) for a in apis)
     assert meta.api_order == api_order(list(study), 0) and len(meta.api_order) == 50

@@ -163,8 +163,9 @@ async def test_a_dead_endpoint_is_taken_out(two_llms: list[str]) -> None:
 async def test_preflight_warns_when_the_protocol_outgrows_the_context(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from served import explore_with
+
     from ste_async.config import ExploreConfig
-    from ste_async.explore.runner import explore
     from ste_async.llm.preflight import estimate_longest_prompt
 
     small = estimate_longest_prompt(description_chars=500, episodes=1, trials=1, max_turn=1,
@@ -173,9 +174,9 @@ async def test_preflight_warns_when_the_protocol_outgrows_the_context(
                                     max_tokens=360, observation_chars=2048)
     assert 0 < small < large
     config = ExploreConfig(apis=("add_date",), episodes=1, trials=1)
-    await explore(config, tmp_path / "a", mock_llm=MockLlmConfig(context_window=2_000),
+    await explore_with(config, tmp_path / "a", mock=MockLlmConfig(context_window=2_000),
                   display=False, handle_signals=False)
     assert "warning: the server's context holds 2,000 tokens" in capsys.readouterr().err
-    await explore(config, tmp_path / "b", mock_llm=MockLlmConfig(), display=False,
+    await explore_with(config, tmp_path / "b", mock=MockLlmConfig(), display=False,
                   handle_signals=False)
     assert "warning" not in capsys.readouterr().err

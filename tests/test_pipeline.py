@@ -8,18 +8,17 @@ command line makes.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from served import distill_with, explore_with, infer_with
 
 from ste_async.config import ExploreConfig
 from ste_async.distill.examples import load_examples
-from ste_async.evaluate.infer import InferConfig, infer
+from ste_async.distill.runner import DistillConfig
+from ste_async.evaluate.infer import InferConfig
 from ste_async.evaluate.score import load_predictions, score
-from ste_async.explore.runner import explore
 from tool_mocks.llm import MockLlmConfig
 
 APIS = ("add_date", "search", "Car database%%Makes")
@@ -47,39 +46,24 @@ TEST_SET: dict[str, list[dict[str, str]]] = {
 }
 
 
-def _distill_entry() -> tuple[Any, Any] | None:
-    """``(distill, DistillConfig)`` when the distillation stage exists, else None."""
-    try:
-        runner = importlib.import_module("ste_async.distill.runner")
-    except ImportError:
-        return None
-    distill, config = getattr(runner, "distill", None), getattr(runner, "DistillConfig", None)
-    return (distill, config) if callable(distill) and config is not None else None
-
-
 @pytest.mark.slow
 async def test_explore_distill_infer_score(tmp_path: Path) -> None:
-    entry = _distill_entry()
-    if entry is None:
-        pytest.skip("ste_async.distill has no distill entry point yet "
-                    "(ste_async.distill.runner.distill / DistillConfig)")
-    distill, distill_config = entry
     run_dir = tmp_path / "run"
     mock = MockLlmConfig()
 
-    outcome = await explore(ExploreConfig(apis=APIS, episodes=2, trials=2), run_dir,
-                            mock_llm=mock, display=False, handle_signals=False)
+    outcome = await explore_with(ExploreConfig(apis=APIS, episodes=2, trials=2), run_dir,
+                            mock=mock, display=False, handle_signals=False)
     assert outcome.metrics.failed == 0
 
-    await distill(run_dir, distill_config(), mock_llm=mock)
+    await distill_with(run_dir, DistillConfig(), mock=mock)
     examples = load_examples(run_dir)  # RUN/distill/dataset.json
     assert examples and {e.action for e in examples} <= set(APIS)
 
     test = tmp_path / "tool_test.json"
     test.write_text(json.dumps(TEST_SET), encoding="utf-8")
     out = tmp_path / "predictions.json"
-    meta = await infer(InferConfig(test=str(test), setting="icl", demos=str(run_dir), k=4,
-                                   cassette="off"), out, mock_llm=mock)
+    meta = await infer_with(InferConfig(test=str(test), setting="icl", demos=str(run_dir), k=4,
+                                   cassette="off"), out, mock=mock)
     assert meta.items == 6 and meta.llm_errors == 0
     assert meta.retriever in ("bm25", "embedding:all-MiniLM-L6-v2")
     assert meta.demos_available == len(examples)

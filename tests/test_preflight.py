@@ -113,8 +113,9 @@ async def test_every_server_is_checked_and_the_scripted_llm_passes() -> None:
 
 
 async def test_explore_stops_before_any_episode_on_a_bad_template(tmp_path: Path) -> None:
-    from ste_async.config import ExploreConfig
-    from ste_async.explore.runner import explore
+    from served import explore_with
+
+    from ste_async.config import ExploreConfig, LlmSettings
 
     async def drop_system(request: web.Request) -> web.Response:
         return web.json_response({"prompt": without_system((await request.json())["messages"])})
@@ -122,7 +123,8 @@ async def test_explore_stops_before_any_episode_on_a_bad_template(tmp_path: Path
     app = make_llm_app(MockLlmConfig())
     app.router.add_post("/apply-template", drop_system)
     async with serve_app(app, "127.0.0.1", 0) as url:
-        config = ExploreConfig(apis=("add_date",), episodes=1, trials=1, llm_urls=(url,))
+        config = ExploreConfig(apis=("add_date",), episodes=1, trials=1,
+                               llm=LlmSettings(urls=(url,)))
         with pytest.raises(ConfigError, match="drops the system message"):
-            await explore(config, tmp_path / "run", display=False, handle_signals=False)
+            await explore_with(config, tmp_path / "run", display=False, handle_signals=False)
         assert llm_state(app).requests == 0  # not one chat request was sent

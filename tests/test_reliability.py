@@ -7,12 +7,12 @@ from typing import Any
 
 import anyio
 import pytest
+from served import explore_with
 
 from ste_async.catalog import load_catalog
-from ste_async.config import ExploreConfig, RetryConfig, Timeouts
+from ste_async.config import ExploreConfig, LlmSettings, RetryConfig, Timeouts
 from ste_async.errors import CatalogError
 from ste_async.explore.metrics import Live, Metrics
-from ste_async.explore.runner import explore
 from ste_async.ids import shard_filename
 from ste_async.store import iter_records, scan_run
 from tool_mocks._serve import serve_app
@@ -27,8 +27,8 @@ async def test_tool_faults_at_30_percent_never_reach_the_model(tmp_path: Path) -
     faults = FaultConfig(server_error=0.1, reset=0.05, malformed=0.1, slow=0.05, slow_ms=300)
     config = ExploreConfig(apis=APIS, episodes=3, trials=2, tool_retry=QUICK_RETRY,
                            tool_timeouts=Timeouts(connect=1, read=0.1, total=0.2))
-    outcome = await explore(config, tmp_path, mock_llm=MockLlmConfig(),
-                            tool_server=ToolServerConfig(port=0, seed=3, faults=faults),
+    outcome = await explore_with(config, tmp_path, mock=MockLlmConfig(),
+                            tools=ToolServerConfig(port=0, seed=3, faults=faults),
                             display=False, handle_signals=False)
     m = outcome.metrics
     assert m.done == 12 and m.failed == 0
@@ -52,10 +52,10 @@ async def test_llm_outage_mid_run_waits_then_finishes(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = ExploreConfig(apis=APIS, episodes=2, trials=2,
-                           llm_urls=(f"http://127.0.0.1:{port}",),
-                           llm_retry=RetryConfig(attempts=500, base=0.01, cap=0.05),
-                           llm_timeouts=Timeouts(connect=0.5, read=2, total=3))
+    config = ExploreConfig(apis=APIS, episodes=2, trials=2, llm=LlmSettings(
+        urls=(f"http://127.0.0.1:{port}",),
+        retry=RetryConfig(attempts=500, base=0.01, cap=0.05),
+        timeouts=Timeouts(connect=0.5, read=2, total=3)))
     down = anyio.Event()
     served = 0
 
@@ -79,7 +79,7 @@ async def test_llm_outage_mid_run_waits_then_finishes(tmp_path: Path) -> None:
 
     async with anyio.create_task_group() as tg:
         await tg.start(flaky_server)
-        outcome = await explore(config, tmp_path, display=False, handle_signals=False)
+        outcome = await explore_with(config, tmp_path, display=False, handle_signals=False)
         tg.cancel_scope.cancel()
     assert down.is_set()
     assert outcome.metrics.done == 8 and outcome.metrics.failed == 0
@@ -167,7 +167,7 @@ async def test_huge_tool_answers_are_truncated_like_the_study(tmp_path: Path) ->
                       latency_s=0.0)
     assert render_observation(big, 2048) == "x" * 2048
     config = ExploreConfig(apis=("Car database%%Makes",), episodes=1, trials=1)
-    await explore(config, tmp_path, mock_llm=MockLlmConfig(error_rate=0.0), display=False,
+    await explore_with(config, tmp_path, mock=MockLlmConfig(error_rate=0.0), display=False,
                   handle_signals=False)
     (record,) = iter_records(tmp_path)
     observed = [s.observation for s in record.trials[0].steps if s.observation]

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 
 from .. import prompts
 from ..catalog import load_catalog
-from ..errors import StoreError
 from ..records import EpisodeRecord, Step
+from ..session import RunMeta, load_run_meta
 from ..store import iter_records
 from .examples import TrainExample
 
@@ -86,7 +86,7 @@ class RunInfo(msgspec.Struct, kw_only=True):
     """The parts of an explored run that distillation needs."""
 
     run_dir: str
-    meta: dict[str, Any]
+    meta: RunMeta
     apis: list[str]  # the run's API order
     descriptions: dict[str, str]  # the API block shown to the model, per API
 
@@ -94,15 +94,9 @@ class RunInfo(msgspec.Struct, kw_only=True):
 def load_run(run_dir: str | Path) -> RunInfo:
     """run.json and the API descriptions of an explored run."""
     run_dir = Path(run_dir)
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise StoreError(f"{run_dir} is not a run directory (no run.json); explore it first")
-    try:
-        meta = msgspec.json.decode(meta_path.read_bytes())
-    except msgspec.DecodeError as exc:
-        raise StoreError(f"{meta_path} is corrupt: {exc}") from None
-    catalog = load_catalog(meta.get("config", {}).get("catalog"))
-    apis = [str(a) for a in meta.get("apis", [])]
+    meta = load_run_meta(run_dir)
+    catalog = load_catalog(meta.config.catalog)
+    apis = list(meta.apis)
     descriptions = {api: prompts.api_block([(api, catalog[api].prompt_description())])
                     for api in apis if api in catalog}
     for api in apis:

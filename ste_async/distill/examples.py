@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 
+from .._atomic import write_atomic
 from ..errors import ConfigError
 
 __all__ = ("TrainExample", "load_examples", "write_examples")
@@ -47,6 +48,4 @@ def load_examples(path: str | Path) -> list[TrainExample]:
 
 def write_examples(path: str | Path, examples: list[TrainExample]) -> None:
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(msgspec.json.encode(examples))
-    tmp.replace(path)
+    write_atomic(path, msgspec.json.encode(examples))

@@ -1,6 +1,6 @@
 """``ste-async distill``: judge the explored trials, paraphrase the kept queries, write data.
 
-Two phases over a fixed pool of ``concurrency`` worker tasks pulling from one iterator (no
+Two phases over a fixed pool of ``llm.concurrency`` worker tasks pulling from one iterator (no
 task per item is ever created up front):
 
 1. **judge** every candidate trial not yet in ``distill/judgments.jsonl``;
@@ -17,27 +17,25 @@ costs no LLM work. At the end ``distill/dataset.json`` holds the training exampl
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import msgspec
 
 from .. import prompts
 from .._appendlog import AppendLog
-from ..cassette import Cassette, CassetteMode, RecordedLlm
-from ..config import RetryConfig, Timeouts
-from ..errors import RequestRejectedError, SteError, StoreError
+from .._atomic import write_json_atomic
+from .._pool import run_pool
+from ..cassette import Cassette, CassetteMode
+from ..config import LlmSettings
+from ..errors import RequestRejectedError, StoreError
 from ..ids import request_seed
-from ..llm import LlmClient
-from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import checked_model
-from ..store import lock_run
+from ..session import cassette_mode, locked, open_llm
 from . import prompting
 from .candidates import (
     Candidate,
@@ -53,8 +51,6 @@ from .examples import write_examples
 
 __all__ = ("ApiSummary", "DistillConfig", "DistillReport", "distill")
 
-T = TypeVar("T")
-
 JUDGMENTS = "distill/judgments.jsonl"
 PARAPHRASES = "distill/paraphrases.jsonl"
 # settings that decide what a finished item is; a resumed distillation must agree on them
@@ -65,21 +61,19 @@ _PROTOCOL = ("target", "max_paraphrases", "seed", "temperature", "judge_max_toke
 class DistillConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything that decides a distillation."""
 
-    llm_urls: tuple[str, ...] = ()
-    model: str = "default"
+    # llm.concurrency: items in flight, and LLM requests in flight
+    llm: LlmSettings = LlmSettings(concurrency=64)
     target: int = 150  # examples per API the paraphrases aim at (originals included)
     max_paraphrases: int = 6  # per kept example
-    concurrency: int = 64  # items in flight (and LLM requests in flight)
     seed: int = 0
     temperature: float = 1.0  # the study samples the judge and the paraphraser at 1.0
     judge_max_tokens: int = 512
     paraphrase_max_tokens: int = 256
-    api_key_env: str = "OPENAI_API_KEY"
-    llm_timeouts: Timeouts = Timeouts()
-    llm_retry: RetryConfig = RetryConfig(attempts=200, base=0.5, cap=10.0, max_elapsed=900.0)
 
     def __post_init__(self) -> None:
-        for name in ("target", "concurrency", "judge_max_tokens", "paraphrase_max_tokens"):
+        if self.llm.concurrency == "auto":
+            raise ValueError("distill needs a number for its concurrency, not 'auto'")
+        for name in ("target", "judge_max_tokens", "paraphrase_max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.max_paraphrases < 0:
@@ -120,37 +114,6 @@ class DistillReport(msgspec.Struct, kw_only=True):
                 f"({self.judged_now} judged now), {self.kept} kept ({self.kept_reference} by "
                 f"the study's reading), {self.examples} examples, {self.llm_requests} LLM "
                 f"requests -> {self.dataset}")
-
-
-@contextlib.contextmanager
-def _locked(run_dir: Path) -> Iterator[None]:
-    """The run directory's lock, so neither an exploration nor a second distill writes it."""
-    fd = lock_run(run_dir)
-    try:
-        yield
-    finally:
-        os.close(fd)
-
-
-async def _pool(items: Iterable[T], work: Callable[[T], Awaitable[None]], workers: int) -> None:
-    """Run ``work`` on every item with at most ``workers`` at once; the first error ends it."""
-    source = iter(items)
-    fatal: list[SteError] = []
-
-    async def worker(scope: anyio.CancelScope) -> None:
-        for item in source:  # one thread, so pulling from a shared iterator cannot race
-            try:
-                await work(item)
-            except SteError as exc:
-                fatal.append(exc)
-                scope.cancel()
-                return
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(workers):
-            tg.start_soon(worker, tg.cancel_scope)
-    if fatal:
-        raise fatal[0]  # outside the task group, so it is not wrapped in a group
 
 
 def _norm(text: str) -> str:
@@ -267,22 +230,23 @@ def _summaries(candidates: list[Candidate], judgments: dict[str, Judgment],
 async def distill(
     run_dir: str | Path,
     config: DistillConfig,
+    llm_urls: Sequence[str],
     *,
     resume: bool = False,
-    mock_llm: Any | None = None,
     cassette: CassetteMode = "record",
     wrap_llm: Callable[[Any], Any] | None = None,
 ) -> DistillReport:
-    """Distil ``run_dir``'s explored trials into ``run_dir/distill/dataset.json``.
+    """Distil ``run_dir``'s explored trials into ``run_dir/distill/dataset.json``, asking the
+    servers at ``llm_urls``.
 
-    ``mock_llm`` (a MockLlmConfig) runs the scripted LLM in-process; ``wrap_llm`` wraps the
-    LLM the workers call (after the cassette), which tests use to count or break requests.
+    ``wrap_llm`` wraps the LLM the workers call (after the cassette), which tests use to count
+    or break requests.
     """
     run_dir = Path(run_dir)
     info = load_run(run_dir)
     out_dir = run_dir / "distill"
     meta_path = out_dir / "distill.json"
-    with _locked(run_dir):
+    with locked(run_dir):
         old_meta: dict[str, Any] = {}
         if meta_path.exists() or (run_dir / JUDGMENTS).exists():
             if not resume:
@@ -291,40 +255,36 @@ async def distill(
             if meta_path.exists():
                 old_meta = msgspec.json.decode(meta_path.read_bytes())
                 _check_resume(old_meta.get("config", {}), config, out_dir)
-        if resume and cassette == "record":
-            cassette = "replay-then-live"  # what the interrupted run recorded is not redone
-        out_dir.mkdir(parents=True, exist_ok=True)
+        cassette = cassette_mode(cassette, resume)
         candidates = await anyio.to_thread.run_sync(find_candidates, info)
         judged, bad_j = read_journal(run_dir / JUDGMENTS, Judgment)
         done, bad_p = read_journal(run_dir / PARAPHRASES, ParaphraseSet)
         settings = {k: getattr(config, k) for k in _PROTOCOL}
+        concurrency = int(config.llm.concurrency)
 
-        async with llm_endpoints(config.llm_urls, mock_llm) as urls:
-            model = await checked_model(urls, config.model, config.llm_timeouts.connect)
-            if old_meta.get("model") not in (None, model):
-                raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "
-                                 f"this run asks {model!r}")
-            _write_json(meta_path, {"schema": 1, "config": settings, "model": model,
-                                    "cassette": cassette})
-            async with (
-                LlmClient(urls, model, concurrency=config.concurrency,
-                          timeouts=config.llm_timeouts, retry=config.llm_retry,
-                          api_key_env=config.api_key_env, seed=config.seed) as client,
-                AppendLog(run_dir) as journal,
-            ):
-                llm: Any = client
-                if cassette != "off":
-                    async def append(name: str, line: bytes) -> None:
-                        await journal.append(f"distill/{name}", line)
+        model = await checked_model(list(llm_urls), config.llm.model,
+                                    config.llm.timeouts.connect)
+        if old_meta.get("model") not in (None, model):
+            raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "
+                             f"this run asks {model!r}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(meta_path, {"schema": 1, "config": settings, "model": model,
+                                      "cassette": cassette}, pretty=True)
+        async with AppendLog(run_dir) as journal:
+            recorder = None
+            if cassette != "off":
+                async def append(name: str, line: bytes) -> None:
+                    await journal.append(f"distill/{name}", line)
 
-                    llm = RecordedLlm(client, Cassette(out_dir, "llm", cassette, append), model)
-                if wrap_llm is not None:
-                    llm = wrap_llm(llm)
-                worker = _Distiller(config, llm, journal, client)
+                recorder = Cassette(out_dir, "llm", cassette, append)
+            async with open_llm(config.llm, llm_urls, seed=config.seed, cassette=recorder,
+                                model=model) as side:
+                llm: Any = side.llm if wrap_llm is None else wrap_llm(side.llm)
+                worker = _Distiller(config, llm, journal, side.client)
                 worker.judgments.update(judged)
                 worker.paraphrases.update(done)
                 todo = [c for c in candidates if c.id not in judged]
-                await _pool(todo, worker.judge, min(config.concurrency, len(todo)))
+                await run_pool(todo, worker.judge, concurrency)
 
                 kept = Counter(c.api for c in candidates if worker.judgments[c.id].kept)
                 quota = {api: paraphrase_count(n, config.target, config.max_paraphrases)
@@ -332,7 +292,7 @@ async def distill(
                 jobs = [(c, quota[c.api]) for c in candidates
                         if worker.judgments[c.id].kept and quota[c.api] > 0
                         and c.id not in done]
-                await _pool(jobs, worker.paraphrase, min(config.concurrency, len(jobs)))
+                await run_pool(jobs, worker.paraphrase, concurrency)
 
         examples = build_examples(candidates, worker.judgments, worker.paraphrases)
         dataset = out_dir / "dataset.json"
@@ -345,13 +305,7 @@ async def distill(
             kept_reference=sum(s.kept_reference for s in per_api.values()),
             examples=len(examples), unreadable_lines=bad_j + bad_p,
             llm_requests=worker.requests, per_api=per_api)
-        _write_json(meta_path, {"schema": 1, "config": settings, "model": model,
-                                "cassette": cassette,
-                                "summary": msgspec.to_builtins(report)})
+        write_json_atomic(meta_path, {"schema": 1, "config": settings, "model": model,
+                                      "cassette": cassette,
+                                      "summary": msgspec.to_builtins(report)}, pretty=True)
         return report
-
-
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(msgspec.json.format(msgspec.json.encode(value)))
-    os.replace(tmp, path)

@@ -17,29 +17,27 @@ output is the study's ``{api: [item + {"model_output": text}]}`` layout, which
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import anyio
 import msgspec
 
-from .._appendlog import AppendLog
-from ..cassette import Cassette, RecordedLlm
+from .._atomic import write_json_atomic
+from .._pool import run_pool
 from ..catalog import load_catalog
-from ..config import ExploreConfig
+from ..config import LlmSettings
 from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
-from ..llm import Completion, LlmClient, Message
-from ..llm.endpoints import llm_endpoints
-from ..llm.preflight import checked_model
+from ..llm import Completion, Message
 from ..prompts import SYSTEM
+from ..session import open_llm
 from .retrieval import RetrieverKind, retrieve
 
 __all__ = (
@@ -50,10 +48,8 @@ __all__ = (
     "api_order",
     "build_prompt",
     "infer",
-    "llm_session",
     "load_descriptions",
     "load_test_file",
-    "run_pool",
     "tools_prompt",
 )
 
@@ -61,8 +57,6 @@ Setting = Literal["zero-shot", "icl"]
 Order = Literal["study", "per-item"]
 SystemKind = Literal["plain", "tool"]
 Demo = tuple[str, str, str]  # (query, action, action_input)
-T = TypeVar("T")
-R = TypeVar("R")
 
 STOP = "Observation:"
 #: A line of the test prompt's format section; the scripted LLM recognises test prompts by it.
@@ -77,7 +71,6 @@ def _text(name: str) -> str:
 _TEMPLATE = _text("test.txt")
 _DEMO_INTRO, _DEMO_OUTRO = (part.strip() for part in _text("demos.txt").split("========="))
 _SYSTEMS: dict[SystemKind, str] = {"plain": SYSTEM, "tool": _text("system_tool.txt")}
-_DEFAULTS = ExploreConfig()  # timeouts and the patient retry policy of exploration
 
 
 class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -96,15 +89,14 @@ class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     temperature: float = 1.0
     max_tokens: int = 256
     seed: int = 0
-    concurrency: int = 64
-    llm_urls: tuple[str, ...] = ()
-    model: str = "default"
-    api_key_env: str = "OPENAI_API_KEY"
+    llm: LlmSettings = LlmSettings(concurrency=64)  # concurrency: items in flight too
     cassette: Literal["off", "record"] = "record"
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.concurrency < 1 or self.max_tokens < 1:
-            raise ValueError("k, concurrency and max_tokens must be >= 1")
+        if self.k < 1 or self.max_tokens < 1:
+            raise ValueError("k and max_tokens must be >= 1")
+        if self.llm.concurrency == "auto":
+            raise ValueError("infer needs a number for its concurrency, not 'auto'")
         if not 0.0 <= self.temperature <= 2.0:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
 
@@ -219,47 +211,6 @@ def _demo(entry: Any) -> Demo:
 # ---------------------------------------------------------------- running
 
 
-@contextlib.asynccontextmanager
-async def llm_session(
-    urls: Sequence[str], model: str, *, mock: Any | None, concurrency: int, seed: int,
-    cassette_dir: Path | None, api_key_env: str = "OPENAI_API_KEY",
-) -> AsyncIterator[tuple[Any, str]]:
-    """One pooled LLM client (optionally recorded into ``cassette_dir``); yields it and the
-    model name the servers answer to. ``mock`` (a MockLlmConfig) serves the scripted LLM."""
-    async with contextlib.AsyncExitStack() as stack:
-        urls = await stack.enter_async_context(llm_endpoints(urls, mock))
-        model = await checked_model(urls, model, _DEFAULTS.llm_timeouts.connect)
-        client = await stack.enter_async_context(LlmClient(
-            urls, model, concurrency=concurrency, timeouts=_DEFAULTS.llm_timeouts,
-            retry=_DEFAULTS.llm_retry, api_key_env=api_key_env, seed=seed))
-        llm: Any = client
-        if cassette_dir is not None:
-            log = await stack.enter_async_context(AppendLog(cassette_dir, fsync=False))
-            llm = RecordedLlm(client, Cassette(cassette_dir, "llm", "record", log.append), model)
-        yield llm, model
-
-
-async def run_pool(jobs: Sequence[T], work: Callable[[T], Awaitable[R]], concurrency: int,
-                   progress: Callable[[int], None] | None = None) -> list[R]:
-    """``work`` over ``jobs`` by a fixed pool of workers; results in job order."""
-    results: list[Any] = [None] * len(jobs)
-    pending = iter(enumerate(jobs))  # shared by the workers; next() never awaits, so no lock
-    done = 0
-
-    async def worker() -> None:
-        nonlocal done
-        for index, job in pending:
-            results[index] = await work(job)
-            done += 1
-            if progress is not None:
-                progress(done)
-
-    async with anyio.create_task_group() as tg:
-        for _ in range(min(concurrency, len(jobs))):
-            tg.start_soon(worker)
-    return results
-
-
 class _Job(msgspec.Struct, frozen=True):
     api: str
     index: int
@@ -284,16 +235,10 @@ def _progress(total: int, display: bool) -> Callable[[int], None] | None:
     return show
 
 
-def _write_json(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(msgspec.json.encode(value))
-    tmp.replace(path)
-
-
-async def infer(config: InferConfig, out: str | Path, *, mock_llm: Any | None = None,
+async def infer(config: InferConfig, out: str | Path, llm_urls: Sequence[str], *,
                 display: bool = False) -> InferMeta:
-    """Run the test set of ``config`` against the LLM and write ``out`` and its sidecar."""
+    """Run the test set of ``config`` against the servers at ``llm_urls``; write ``out`` and
+    its sidecar."""
     out = Path(out)
     started = time.monotonic()
     data = load_test_file(config.test)
@@ -331,10 +276,9 @@ async def infer(config: InferConfig, out: str | Path, *, mock_llm: Any | None = 
     cassette_dir = None if config.cassette == "off" else out.parent / f"{out.stem}.cassette"
     errors: list[str] = []
 
-    async with llm_session(config.llm_urls, config.model, mock=mock_llm,
-                           concurrency=config.concurrency, seed=config.seed,
-                           cassette_dir=cassette_dir, api_key_env=config.api_key_env
-                           ) as (llm, model):
+    concurrency = int(config.llm.concurrency)
+    async with open_llm(config.llm, llm_urls, seed=config.seed, record_to=cassette_dir
+                        ) as (_, llm, model):
         async def one(job: _Job) -> Completion | None:
             try:
                 return await llm.complete(job.messages, stop=STOP, seed=job.seed,
@@ -346,7 +290,7 @@ async def infer(config: InferConfig, out: str | Path, *, mock_llm: Any | None = 
                 errors.append(f"{job.api}#{job.index}: {exc}")
                 return None
 
-        replies = await run_pool(jobs, one, config.concurrency,
+        replies = await run_pool(jobs, one, concurrency,
                                  _progress(len(jobs), display))
 
     predictions: dict[str, list[dict[str, Any]]] = {api: [] for api in chosen}
@@ -363,8 +307,10 @@ async def infer(config: InferConfig, out: str | Path, *, mock_llm: Any | None = 
         completion_tokens=sum(r.completion_tokens for r in replies if r),
         elapsed_s=round(time.monotonic() - started, 3), api_order=study,
     )
-    await anyio.to_thread.run_sync(_write_json, out, predictions)
-    await anyio.to_thread.run_sync(_write_json, out.with_name(out.name + ".meta.json"), meta)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    await anyio.to_thread.run_sync(write_json_atomic, out, predictions)
+    await anyio.to_thread.run_sync(write_json_atomic, out.with_name(out.name + ".meta.json"),
+                                   meta)
     return meta
 
 

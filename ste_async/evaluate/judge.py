@@ -13,17 +13,20 @@ Requests go through the same pooled client, worker pool and recording as ``infer
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from .._pool import run_pool
+from ..config import LlmSettings
 from ..errors import RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..prompts import SYSTEM
-from .infer import STOP, llm_session, run_pool
+from ..session import open_llm
+from .infer import STOP
 from .score import items_needing_llm_judge, llm_verdict
 
 __all__ = (
@@ -36,6 +39,7 @@ __all__ = (
 
 JUDGE_TEMPERATURE = 0.0
 JUDGE_MAX_TOKENS = 256
+_JUDGE_LLM = LlmSettings(concurrency=64)
 
 _TEMPLATE = (resources.files(__package__).joinpath("test_prompts", "judge.txt")
              .read_text("utf-8").strip())
@@ -58,16 +62,14 @@ def judge_prompt(api: str, gold_args: Mapping[str, Any], pred_args: Mapping[str,
 
 async def judge_llm(
     data: Mapping[str, list[dict[str, Any]]],
+    llm_urls: Sequence[str],
     *,
-    llm_urls: tuple[str, ...] = (),
-    model: str = "default",
-    mock: Any | None = None,
-    concurrency: int = 64,
+    llm: LlmSettings = _JUDGE_LLM,
     seed: int = 0,
     cassette_dir: str | Path | None = None,
-    api_key_env: str = "OPENAI_API_KEY",
 ) -> JudgeOutcome:
-    """Ask the judge about every item that needs it; returns labels keyed by (api, index)."""
+    """Ask the judge at ``llm_urls`` about every item that needs it; returns labels keyed by
+    (api, index)."""
     needed = items_needing_llm_judge(data)
     jobs = []
     for api, index, item, parsed in needed:
@@ -78,15 +80,15 @@ async def judge_llm(
     errors: list[str] = []
     replies: dict[tuple[str, int], str] = {}
     if not jobs:
-        return JudgeOutcome(labels={}, replies={}, model=model, errors=[])
+        return JudgeOutcome(labels={}, replies={}, model=llm.model, errors=[])
 
-    async with llm_session(llm_urls, model, mock=mock, concurrency=concurrency, seed=seed,
-                           cassette_dir=None if cassette_dir is None else Path(cassette_dir),
-                           api_key_env=api_key_env) as (llm, served):
+    concurrency = 64 if llm.concurrency == "auto" else llm.concurrency
+    record_to = None if cassette_dir is None else Path(cassette_dir)
+    async with open_llm(llm, llm_urls, seed=seed, record_to=record_to) as (_, judge, served):
         async def ask(job: tuple[str, int, list[dict[str, str]], int]) -> None:
             api, index, messages, job_seed = job
             try:
-                reply = await llm.complete(messages, stop=STOP, seed=job_seed,
+                reply = await judge.complete(messages, stop=STOP, seed=job_seed,
                                            temperature=JUDGE_TEMPERATURE,
                                            max_tokens=JUDGE_MAX_TOKENS,
                                            affinity=f"judge:{api}#{index}")

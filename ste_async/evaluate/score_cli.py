@@ -4,9 +4,9 @@
 on its own (``python -m ste_async.evaluate.score_cli PREDICTIONS.json --json``). Exit codes:
 0 on success, 2 on any input error, reported as one line on stderr.
 
-``--judge llm`` needs the labels of an LLM judge: ``ste-async score`` gets them with
-:func:`judge_labels` (the only part that talks to a server, run in the CLI's event loop) and
-hands them to :func:`run`.
+``--judge llm`` needs the labels of an LLM judge: ``ste-async score`` starts or names the
+judge's server, gets the labels with :func:`judge_labels` (the only part that talks to a
+server, run in the CLI's event loop) and hands them to :func:`run`.
 """
 
 from __future__ import annotations
@@ -118,26 +118,22 @@ def _as_text(path: str, report: ScoreReport, per_api: bool,
     return "\n".join(parts)
 
 
-async def judge_labels(args: argparse.Namespace) -> dict[tuple[str, int], bool] | None:
-    """Ask the LLM judge of ``args`` about the file's items; None when no LLM was given or the
-    file cannot be read (:func:`run` then reports the problem in one line)."""
-    if args.judge != "llm" or not (args.llm or args.llm_urls):
-        return None
+async def judge_labels(args: argparse.Namespace, llm_urls: Sequence[str]
+                       ) -> dict[tuple[str, int], bool] | None:
+    """Ask the LLM judge at ``llm_urls`` about the file's items; None when the file cannot be
+    read (:func:`run` then reports the problem in one line)."""
+    from ..config import LlmSettings
     from .judge import judge_llm
 
     try:
         data = load_predictions(args.predictions)
     except ScoreInputError:
         return None
-    mock = None
-    if args.llm == "mock":
-        from tool_mocks.llm import MockLlmConfig
-
-        mock = MockLlmConfig()
     path = Path(args.predictions)
     outcome = await judge_llm(
-        data, llm_urls=tuple(args.llm_urls or ()), model=args.model, mock=mock,
-        concurrency=max(1, args.judge_concurrency),
+        data, llm_urls,
+        llm=LlmSettings(urls=tuple(llm_urls), model=args.model,
+                        concurrency=max(1, args.judge_concurrency)),
         cassette_dir=None if args.cassette == "off" else path.parent / f"{path.stem}.judge.cassette")
     if outcome.errors:
         print(f"{_PROG}: warning: {len(outcome.errors)} judge request(s) failed and count as "

@@ -97,7 +97,7 @@ class _EpisodeRun:
             temperature=c.temperature,
             max_tokens=c.max_tokens,
             affinity=self.id,
-            **({"extra": {c.grammar_field: grammar}} if grammar else {}),
+            **({"extra": {c.llm.grammar_field: grammar}} if grammar else {}),
         )
 
     async def run(self) -> EpisodeRecord:

@@ -1,12 +1,15 @@
-"""Wiring of one exploration run: services, clients, store, resume, scheduler, display."""
+"""Wiring of one exploration run: store, resume, preflight, clients, scheduler, display.
+
+The servers are the edge's business (``ste_async.services``): :func:`explore` is given their
+URLs as :class:`~ste_async.session.Endpoints` and starts none itself.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +23,51 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, SteError, StoreError
 from ..ids import episode_id
 from ..llm import LlmClient
-from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import checked_model, context_window, estimate_longest_prompt
+from ..session import (
+    Endpoints,
+    RunMeta,
+    cassette_mode,
+    check_resume,
+    load_run_meta,
+    open_llm,
+    read_run_meta,
+    write_run_meta,
+)
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
 from .metrics import Live, Metrics, progress_loop
 from .scheduler import Explorer
 
-__all__ = ("RunOutcome", "explore", "plan_run")
-
-# settings that decide what an episode is; a resumed run must agree on all of them
-_PROTOCOL = ("constrain_actions", "trials", "max_turn", "temperature", "max_tokens", "ltm", "stm",
-             "reflection", "lanes", "seed", "model", "observation_max_chars", "catalog")
-
+__all__ = (
+    "Reporter",
+    "RunOutcome",
+    "WorkerRole",
+    "explore",
+    "plan_run",
+    "preflight",
+    "resolve",
+    "selected_apis",
+)
 
 # receives the run's progress while it runs (a worker's report to its parent)
 Reporter = Callable[[Metrics, Callable[[], Live]], Awaitable[None]]
 
 
 class RunOutcome(msgspec.Struct, kw_only=True):
+    """How a run ended: its counters, whether it was interrupted, where it is."""
+
     metrics: Metrics
     interrupted: bool
     run_dir: str
+
+
+class WorkerRole(msgspec.Struct, frozen=True, kw_only=True):
+    """A worker process's part in a run its parent started (see ``workers.py``)."""
+
+    index: int
+    model: str  # the model the parent's preflight resolved
 
 
 def _live(llm: LlmClient, tools: ToolClient) -> Callable[[], Live]:
@@ -64,6 +89,7 @@ def _live(llm: LlmClient, tools: ToolClient) -> Callable[[], Live]:
 
 
 def selected_apis(config: ExploreConfig) -> list[ApiSpec]:
+    """The catalog entries of the run's APIs, in the order asked for (all when none are)."""
     catalog = load_catalog(config.catalog)
     specs = catalog.select(config.apis) if config.apis else list(catalog.values())
     if not specs:
@@ -71,62 +97,39 @@ def selected_apis(config: ExploreConfig) -> list[ApiSpec]:
     return specs
 
 
-def check_may_continue(meta: dict[str, Any] | None, config: ExploreConfig, run_dir: Path,
-                       resume: bool) -> None:
-    """A run directory that holds a run is continued only with --resume, and only with the
-    same protocol settings."""
-    if meta is None:
-        return
-    if not resume:
-        raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
-                         "or choose another --out")
-    old = meta.get("config", {})
-    for key in _PROTOCOL:
-        new_value = msgspec.to_builtins(getattr(config, key))
-        if key in old and old[key] != new_value:
-            raise StoreError(
-                f"{run_dir} was run with {key}={old[key]!r}; this run has {key}={new_value!r}. "
-                "Resume with the same settings, or write to another --out."
-            )
+def resolve(config: ExploreConfig, endpoints: Endpoints | None) -> ExploreConfig:
+    """``config`` with what depends on the servers decided: the grammar is on by default for
+    the embedded model only (the study ran unconstrained)."""
+    if config.constrain_actions is not None:
+        return config
+    embedded = endpoints is not None and endpoints.embedded
+    return msgspec.structs.replace(config, constrain_actions=embedded)
 
 
-@contextlib.asynccontextmanager
-async def _services(config: ExploreConfig, mock_llm: Any | None, tool_server: Any | None
-                    ) -> AsyncIterator[tuple[list[str], str]]:
-    """Start the in-process servers the run needs; yields (LLM URLs, tools URL)."""
-    async with contextlib.AsyncExitStack() as stack:
-        tools_url = config.tools_url
-        if tools_url is None:
-            from tool_mocks.config import ToolServerConfig
-            from tool_mocks.server import serve_tools
-
-            tool_server = tool_server or ToolServerConfig(
-                port=0, catalog=config.catalog, seed=config.seed)
-            tools_url = await stack.enter_async_context(serve_tools(tool_server))
-        llm_urls = await stack.enter_async_context(
-            llm_endpoints(config.llm_urls, mock_llm, embedded=True))
-        yield llm_urls, tools_url
-
-
-async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec],
-                     config: ExploreConfig, model: str, connect_s: float) -> str:
+async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreConfig) -> str:
     """Check both servers before any episode starts; returns the model name to use."""
-    try:
-        with anyio.fail_after(connect_s):
-            offered = {a["name"] for a in await tools.list_apis()}
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise ConfigError(
-            f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
-            "`ste-async serve-tools` or leave out --tools-url to run it in-process"
-        ) from None
+    connect_s = config.llm.timeouts.connect
+    if endpoints.tools_url is None:
+        raise ConfigError("an exploration needs a tool server")
+    async with ToolClient(endpoints.tools_url, concurrency=4, timeouts=config.tool_timeouts,
+                          retry=config.tool_retry, seed=config.seed) as tools:
+        try:
+            with anyio.fail_after(connect_s):
+                offered = {a["name"] for a in await tools.list_apis()}
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ConfigError(
+                f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
+                "`ste-async serve-tools` or leave out --tools-url to run it in-process"
+            ) from None
     missing = [s.name for s in specs if s.name not in offered]
     if missing:
         raise ConfigError(
-            f"tool server {tools.url} does not offer {len(missing)} API(s) of this run, "
-            f"e.g. {missing[0]!r}"
+            f"tool server {endpoints.tools_url} does not offer {len(missing)} API(s) of this "
+            f"run, e.g. {missing[0]!r}"
         )
-    model = await checked_model(llm_urls, model, connect_s)
-    window = await context_window(llm_urls, model, connect_s)
+    urls = list(endpoints.llm_urls)
+    model = await checked_model(urls, config.llm.model, connect_s)
+    window = await context_window(urls, model, connect_s)
     if window is not None:
         longest = max(estimate_longest_prompt(
             description_chars=len(s.prompt_description()), episodes=config.episodes,
@@ -138,7 +141,6 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
                   "is recorded with the server's refusal and ends its episode)",
                   file=sys.stderr)
     return model
-
 
 
 def plan_run(
@@ -168,95 +170,84 @@ def plan_run(
 async def explore(
     config: ExploreConfig,
     run_dir: str | Path,
+    endpoints: Endpoints | None,
     *,
     resume: bool = False,
-    mock_llm: Any | None = None,
-    tool_server: Any | None = None,
     cassette: CassetteMode = "record",
     replay_from: str | Path | None = None,
     only: Collection[str] | None = None,
     display: bool = True,
     handle_signals: bool = True,
-    worker: int | None = None,
+    worker: WorkerRole | None = None,
     reporter: Reporter | None = None,
 ) -> RunOutcome:
-    """Run (or resume) an exploration into ``run_dir``.
-
-    ``mock_llm`` (a MockLlmConfig) runs the scripted LLM in-process; without ``tools_url`` in
-    the config the tool server runs in-process too, configured by ``tool_server``.
+    """Run (or resume) an exploration into ``run_dir`` against the servers of ``endpoints``.
 
     ``cassette`` records every exchange into the run directory (a resume replays what the
     interrupted run recorded and goes on live). ``replay_from`` runs offline from another
-    run's cassettes, contacting no server at all.
+    run's cassettes, contacting no server at all (``endpoints`` is then None).
 
     ``worker`` runs this as one of several processes sharing ``run_dir`` (see
-    :mod:`ste_async.explore.workers`): the parent holds the run's lock and writes run.json;
-    the worker takes a lock of its own, records into cassettes of its own, and ``reporter``
-    (instead of the status line) receives its progress.
+    :mod:`ste_async.explore.workers`): the parent holds the run's lock, checked the servers
+    and wrote run.json; the worker takes a lock of its own, records into cassettes of its
+    own, and ``reporter`` (instead of the status line) receives its progress.
     """
     run_dir = Path(run_dir)
-    if config.constrain_actions is None:
-        embedded = replay_from is None and mock_llm is None and not config.llm_urls
-        config = msgspec.structs.replace(config, constrain_actions=embedded)
+    if endpoints is None and replay_from is None:
+        raise ConfigError("an exploration needs servers or a recording to replay")
+    config = resolve(config, endpoints)
     specs = selected_apis(config)
-    lock = ".lock" if worker is None else f".lock-w{worker}"
-    part = None if worker is None else f"w{worker}"
+    lock = ".lock" if worker is None else f".lock-w{worker.index}"
+    part = None if worker is None else f"w{worker.index}"
     async with RunStore(run_dir, lock=lock) as store:
-        meta = store.read_meta()
-        if worker is not None:
-            if meta is None:
-                raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
-        else:
-            check_may_continue(meta, config, run_dir, resume)
-        if resume and cassette == "record":
-            cassette = "replay-then-live"
+        old = read_run_meta(run_dir)
+        if worker is None:
+            check_resume(old, config, run_dir, resume)
+        elif old is None:
+            raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
+        cassette = cassette_mode(cassette, resume)
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
         pending, memory, already = plan_run(config, specs, scan, only)
         total = config.episodes * len(specs) if only is None else len(only)
         metrics = Metrics(total_episodes=total, already_done=already)
-        run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
-                    "corrupt_lines_skipped": scan.corrupt}
-        if worker is None:
-            store.write_meta(run_meta)
+
+        def card(model: str, mode: CassetteMode) -> RunMeta:
+            return RunMeta(config=config, apis=[s.name for s in specs], model=model,
+                           cassette=mode, corrupt_lines_skipped=scan.corrupt)
 
         if replay_from is not None:
-            source = Path(replay_from)
-            model = str(msgspec.json.decode((source / "run.json").read_bytes())
-                         .get("model") or config.model)
-            llm = RecordedLlm(None, Cassette(source, "llm", "replay"), model)
-            tools = RecordedTools(None, Cassette(source, "tools", "replay"))
+            source = load_run_meta(replay_from)
+            write_run_meta(run_dir, card(source.model, "off"))
+            llm = RecordedLlm(None, Cassette(replay_from, "llm", "replay"), source.model)
+            tools = RecordedTools(None, Cassette(replay_from, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
             await _drive(explorer, None, metrics, display, handle_signals, reporter)
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
                               run_dir=str(run_dir))
 
-        async with _services(config, mock_llm, tool_server) as (llm_urls, tools_url):
-            async with (
-                ToolClient(tools_url, concurrency=config.tool_concurrency,
-                           timeouts=config.tool_timeouts, retry=config.tool_retry,
-                           seed=config.seed) as tool_client,
-            ):
-                model = config.model  # a worker's parent checked the servers already
-                if worker is None:
-                    model = await _preflight(llm_urls, tool_client, specs, config, model,
-                                             config.llm_timeouts.connect)
-                if worker is None:
-                    store.write_meta({**run_meta, "model": model, "cassette": cassette})
-                async with LlmClient(llm_urls, model, concurrency=config.llm_concurrency,
-                                     timeouts=config.llm_timeouts, retry=config.llm_retry,
-                                     api_key_env=config.api_key_env, seed=config.seed) as client:
-                    llm_side: Any = client
-                    tool_side: Any = tool_client
-                    if cassette != "off":
-                        llm_side = RecordedLlm(
-                            client, Cassette(run_dir, "llm", cassette, store.append_line, part),
-                            model)
-                        tool_side = RecordedTools(tool_client, Cassette(
-                            run_dir, "tools", cassette, store.append_line, part))
-                    explorer = Explorer(config, specs, pending, memory, llm_side, tool_side,
-                                        store, metrics)
-                    await _drive(explorer, _live(client, tool_client), metrics, display,
-                                 handle_signals, reporter)
+        assert endpoints is not None and endpoints.tools_url is not None
+        if worker is None:
+            model = await preflight(endpoints, specs, config)
+            write_run_meta(run_dir, card(model, cassette))
+        else:
+            model = worker.model
+        recorder = None if cassette == "off" else Cassette(
+            run_dir, "llm", cassette, store.append_line, part)
+        async with (
+            ToolClient(endpoints.tools_url, concurrency=config.tool_concurrency,
+                       timeouts=config.tool_timeouts, retry=config.tool_retry,
+                       seed=config.seed) as tool_client,
+            open_llm(config.llm, endpoints.llm_urls, seed=config.seed, cassette=recorder,
+                     model=model) as side,
+        ):
+            tool_side: ToolClient | RecordedTools = tool_client
+            if cassette != "off":
+                tool_side = RecordedTools(tool_client, Cassette(
+                    run_dir, "tools", cassette, store.append_line, part))
+            explorer = Explorer(config, specs, pending, memory, side.llm, tool_side, store,
+                                metrics)
+            await _drive(explorer, _live(side.client, tool_client), metrics, display,
+                         handle_signals, reporter)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 

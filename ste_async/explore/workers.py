@@ -5,9 +5,9 @@ partitioned across worker processes. Each API's episodes stay in one worker, so 
 shard, its store shard and its lanes behave exactly as in one process; the run directory is
 the same one a single process writes, readable by every other command.
 
-The parent holds the run's lock and writes run.json; it starts the servers the run needs
-(the embedded model, the scripted LLM, the in-process tool server) once, checks them, and
-hands each worker the resolved URLs and model. A worker (``python -m
+The parent holds the run's lock and writes run.json; it is given the servers' URLs (the
+edge started whatever the run needs, once), checks them, and hands each worker the same
+URLs and the resolved model. A worker (``python -m
 ste_async.explore.workers SPEC``) runs :func:`~ste_async.explore.runner.explore` on its APIs
 under a lock of its own, records into cassettes of its own, and reports its progress as one
 JSON line per second on stdout. Ctrl-C reaches the parent alone (workers have their own
@@ -24,26 +24,34 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import anyio
 import msgspec
 from anyio.abc import Process
 
+from .._runtime import EXIT_INTERRUPTED, run_async
+from ..cassette import CassetteMode
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
 from ..llm.local import dies_with_parent, read_lines, stop_group
+from ..session import (
+    Endpoints,
+    RunMeta,
+    cassette_mode,
+    check_resume,
+    read_run_meta,
+    write_run_meta,
+)
 from ..store import RunStore, scan_run
-from ..tools import ToolClient
 from .metrics import Live, Metrics, Tally, progress_loop
 from .runner import (
     Reporter,
     RunOutcome,
-    _preflight,
-    _services,
-    check_may_continue,
+    WorkerRole,
     explore,
     plan_run,
+    preflight,
+    resolve,
     selected_apis,
 )
 
@@ -55,10 +63,11 @@ _REPORT_EVERY = 1.0  # seconds between a worker's progress lines
 class WorkerSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """What a worker process is told: its index, its APIs, and the settings of the run."""
 
-    index: int
+    role: WorkerRole
     run_dir: str
     config: ExploreConfig
-    cassette: str
+    endpoints: Endpoints
+    cassette: CassetteMode
 
 
 class _Report(msgspec.Struct, kw_only=True):
@@ -90,70 +99,62 @@ async def explore_in_workers(
     config: ExploreConfig,
     run_dir: str | Path,
     workers: int,
+    endpoints: Endpoints,
     *,
     resume: bool = False,
-    mock_llm: Any | None = None,
-    tool_server: Any | None = None,
-    cassette: str = "record",
+    cassette: CassetteMode = "record",
     display: bool = True,
     handle_signals: bool = True,
 ) -> RunOutcome:
     """:func:`~ste_async.explore.runner.explore`, with the APIs spread over ``workers``
-    processes. ``llm_concurrency`` is the whole run's: each worker gets its share."""
+    processes. The LLM concurrency is the whole run's: each worker gets its share."""
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     run_dir = Path(run_dir)
-    if config.constrain_actions is None:  # decided here: the workers are given URLs
-        embedded = mock_llm is None and not config.llm_urls
-        config = msgspec.structs.replace(config, constrain_actions=embedded)
+    config = resolve(config, endpoints)  # decided here: the workers are only given URLs
     specs = selected_apis(config)
     started = time.monotonic()
-    async with RunStore(run_dir) as store:
-        check_may_continue(store.read_meta(), config, run_dir, resume)
-        if resume and cassette == "record":
-            cassette = "replay-then-live"
+    async with RunStore(run_dir):  # the run's lock, held while the workers run
+        check_resume(read_run_meta(run_dir), config, run_dir, resume)
+        cassette = cassette_mode(cassette, resume)
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
         pending, _, already = plan_run(config, specs, scan)
         groups = partition(pending, workers)
         total = config.episodes * len(specs)
-        run_meta = {"config": config.to_builtins(), "apis": [s.name for s in specs],
-                    "corrupt_lines_skipped": scan.corrupt, "workers": len(groups)}
-        store.write_meta(run_meta)
+        model = await preflight(endpoints, specs, config)
+        write_run_meta(run_dir, RunMeta(config=config, apis=[s.name for s in specs],
+                                        model=model, cassette=cassette,
+                                        corrupt_lines_skipped=scan.corrupt,
+                                        workers=len(groups)))
+        share = config.llm.concurrency
+        if isinstance(share, int):
+            share = max(1, math.ceil(share / max(1, len(groups))))
+        child = msgspec.structs.replace(
+            config, llm=msgspec.structs.replace(config.llm, concurrency=share),
+            tool_concurrency=max(1, math.ceil(config.tool_concurrency / max(1, len(groups)))))
         reports = [_Report() for _ in groups]
         codes: list[int | None] = [None] * len(groups)
-        async with _services(config, mock_llm, tool_server) as (llm_urls, tools_url):
-            async with ToolClient(tools_url, concurrency=4, timeouts=config.tool_timeouts,
-                                  retry=config.tool_retry, seed=config.seed) as tools:
-                model = await _preflight(llm_urls, tools, specs, config, config.model,
-                                         config.llm_timeouts.connect)
-            store.write_meta({**run_meta, "model": model, "cassette": cassette})
-            share = config.llm_concurrency
-            if isinstance(share, int):
-                share = max(1, math.ceil(share / max(1, len(groups))))
-            child = msgspec.structs.replace(
-                config, llm_urls=tuple(llm_urls), tools_url=tools_url, model=model,
-                llm_concurrency=share, tool_concurrency=max(
-                    1, math.ceil(config.tool_concurrency / max(1, len(groups)))))
-            metrics = Metrics(total_episodes=total, already_done=already)
-            processes: list[Process] = []
-            try:
-                for index, apis in enumerate(groups):
-                    spec = WorkerSpec(index=index, run_dir=str(run_dir), cassette=cassette,
-                                      config=msgspec.structs.replace(child, apis=tuple(apis)))
-                    processes.append(await _start(spec))
-                async with anyio.create_task_group() as tg:
-                    if handle_signals:
-                        tg.start_soon(_forward_signals, processes)
-                    if display:
-                        tg.start_soon(progress_loop, metrics, lambda: _sum_live(reports))
-                    async with anyio.create_task_group() as watchers:
-                        for index, process in enumerate(processes):
-                            watchers.start_soon(_watch, process, reports, codes, index, metrics)
-                    tg.cancel_scope.cancel()
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for process in processes:  # only those left by an error or a cancellation
-                        await stop_group(process, config.drain_seconds)
+        metrics = Metrics(total_episodes=total, already_done=already)
+        processes: list[Process] = []
+        try:
+            for index, apis in enumerate(groups):
+                spec = WorkerSpec(role=WorkerRole(index=index, model=model),
+                                  run_dir=str(run_dir), cassette=cassette, endpoints=endpoints,
+                                  config=msgspec.structs.replace(child, apis=tuple(apis)))
+                processes.append(await _start(spec))
+            async with anyio.create_task_group() as tg:
+                if handle_signals:
+                    tg.start_soon(_forward_signals, processes)
+                if display:
+                    tg.start_soon(progress_loop, metrics, lambda: _sum_live(reports))
+                async with anyio.create_task_group() as watchers:
+                    for index, process in enumerate(processes):
+                        watchers.start_soon(_watch, process, reports, codes, index, metrics)
+                tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for process in processes:  # only those left by an error or a cancellation
+                    await stop_group(process, config.drain_seconds)
     return _outcome(run_dir, total, already, reports, codes, started)
 
 
@@ -236,8 +237,6 @@ def _reporter(out: Callable[[bytes], object]) -> Reporter:
 
 
 def _worker_main(argv: Sequence[str]) -> int:
-    from ..cli import EXIT_INTERRUPTED, _run_async
-
     if len(argv) != 1:
         print("usage: python -m ste_async.explore.workers SPEC_JSON (started by explore "
               "--workers)", file=sys.stderr)
@@ -250,14 +249,14 @@ def _worker_main(argv: Sequence[str]) -> int:
         stdout.flush()
 
     async def run() -> RunOutcome:
-        return await explore(spec.config, spec.run_dir, resume=True, display=False,
-                             cassette=spec.cassette,  # type: ignore[arg-type]
-                             worker=spec.index, reporter=_reporter(out))
+        return await explore(spec.config, spec.run_dir, spec.endpoints, resume=True,
+                             display=False, cassette=spec.cassette, worker=spec.role,
+                             reporter=_reporter(out))
 
     try:
-        outcome = _run_async(run)
+        outcome = run_async(run)
     except SteError as exc:
-        print(f"error (worker {spec.index}): {exc}", file=sys.stderr)
+        print(f"error (worker {spec.role.index}): {exc}", file=sys.stderr)
         return 2
     metrics = outcome.metrics
     out(msgspec.json.encode(_Report(done=metrics.done - metrics.resumed, running=0,
