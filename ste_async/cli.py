@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .evaluate.infer import InferMeta
     from .explore.runner import RunOutcome
 
-__all__ = ("main",)
+__all__ = ("build_parser", "main")
 
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""

@@ -31,7 +31,7 @@ from .errors import StoreError
 from .ids import shard_filename
 from .records import EpisodeRecord, encode_record
 
-__all__ = ("ResumeIndex", "RunStore", "ScanResult", "iter_records", "scan_run")
+__all__ = ("ResumeIndex", "RunStore", "ScanResult", "iter_records", "lock_run", "scan_run")
 
 log = logging.getLogger("ste_async.store")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ste_async.errors import ConfigError
 from ste_async.evaluate import (
     STRING_MATCH_APIS,
     ScoreInputError,
@@ -275,7 +276,7 @@ def test_load_errors_for_missing_files(tmp_path: Path) -> None:
         load_predictions(tmp_path)
     bad = tmp_path / "batches.json"
     bad.write_text('[["a"], "b"]', encoding="utf-8")
-    with pytest.raises(ScoreInputError, match="list of lists"):
+    with pytest.raises(ConfigError, match="list of lists"):
         load_batches(bad)
 
 
@@ -393,7 +394,7 @@ def test_cli_json_published(capsys: pytest.CaptureFixture[str]) -> None:
         ("corrupt", [], "not valid JSON"),
         ("missing", [], "not found"),
         ("unlabelled", ["--judge", "llm"], "LLM endpoint"),
-        ("labelled", ["--batches", "missing-batches.json"], "batch file not found"),
+        ("labelled", ["--batches", "missing-batches.json"], "cannot read batches file"),
     ],
 )
 def test_cli_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -39,7 +39,7 @@ from . import _test_policy
 from ._serve import serve_app
 from .backends import API_WRITER_MARKER
 
-__all__ = ("MockLlmConfig", "ScriptedPolicy", "make_llm_app", "serve_mock_llm")
+__all__ = ("MockLlmConfig", "ScriptedPolicy", "llm_state", "make_llm_app", "serve_mock_llm")
 
 _JSON = "application/json"
 _STATE = web.AppKey("mock_llm", "_MockLlm")

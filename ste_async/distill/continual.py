@@ -55,7 +55,8 @@ def load_batches(path: str | Path) -> list[list[str]]:
     except OSError as exc:
         raise ConfigError(f"cannot read batches file {path}: {exc.strerror}") from None
     except msgspec.DecodeError as exc:
-        raise ConfigError(f"{path} is not a list of batches of API names: {exc}") from None
+        raise ConfigError(f"{path} is not a list of batches (a JSON list of lists of API "
+                          f"names): {exc}") from None
     if not batches:
         raise ConfigError(f"{path} holds no batch")
     seen: dict[str, int] = {}

@@ -31,6 +31,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 
+from ..distill.continual import load_batches  # re-exported: score --batches reads it
 from ..errors import ConfigError
 
 __all__ = (
@@ -288,17 +289,6 @@ def load_predictions(path: str | Path) -> dict[str, list[dict[str, Any]]]:
     data = _read_json(path, "prediction file")
     validate_predictions(data, source=str(path))
     return cast("dict[str, list[dict[str, Any]]]", data)  # the layout was just checked
-
-
-def load_batches(path: str | Path) -> list[list[str]]:
-    """Load a continual-learning batch file: a JSON list of lists of API names."""
-    data = _read_json(path, "batch file")
-    if not isinstance(data, list) or not all(
-        isinstance(batch, list) and all(isinstance(name, str) for name in batch)
-        for batch in data
-    ):
-        raise ScoreInputError(f"batch file {path} must be a JSON list of lists of API names")
-    return data
 
 
 def _stored_label(item: Mapping[str, Any], api: str, index: int) -> bool | None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..errors import ConfigError
 from .score import (
     JUDGES,
     ScoreCounts,
@@ -163,7 +164,7 @@ def run(args: argparse.Namespace,
             batches = list(zip(groups, score_batches(data, groups, judge=args.judge,
                                                      llm_labels=llm_labels),
                                strict=True))
-    except ScoreInputError as exc:
+    except ConfigError as exc:  # ScoreInputError and the batch file's errors
         message = " ".join(str(exc).split())  # one line, whatever the message held
         print(f"{_PROG}: error: {message}", file=sys.stderr)
         return _EXIT_INPUT

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .local import LocalServer
 
-__all__ = ("INSTALL_HINT", "VLLM_ENV", "VllmServer", "find_vllm", "replicas")
+__all__ = ("INSTALL_HINT", "VLLM_ENV", "VllmServer", "find_vllm", "replicas", "visible_gpus")
 
 INSTALL_HINT = "pip install 'ste_async[vllm]' (vLLM needs a CUDA GPU)"
 VLLM_ENV = "STE_VLLM"

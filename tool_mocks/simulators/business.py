@@ -34,7 +34,15 @@ from .catalogs import (  # noqa: F401  (re-exported: tests import them from here
     promo_price,
 )
 
-__all__ = ()
+__all__ = (
+    "brightcove_upload_urls",
+    "catchloc_group_modify",
+    "email_syntax_ok",
+    "english_talking",
+    "global_email",
+    "kirim_pesan",
+    "ptl_update",
+)
 
 # =======================================================================================
 # Helpers

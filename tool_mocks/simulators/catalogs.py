@@ -29,7 +29,21 @@ from ._business_data import (
     WEATHER_CITIES,
 )
 
-__all__ = ()
+__all__ = (
+    "aqi_category",
+    "bart_advisories",
+    "car_makes",
+    "dew_point",
+    "fluximmo_portals",
+    "match_industries",
+    "pacific_is_dst",
+    "pizzeria_promos",
+    "promo_price",
+    "site_industries",
+    "site_languages",
+    "thailand",
+    "weather_dataset",
+)
 
 
 # =======================================================================================

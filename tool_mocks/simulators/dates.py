@@ -11,7 +11,10 @@ from typing import Any
 
 from ._base import Reply, SimContext, bad_request, ok, simulator
 
-__all__ = ()
+__all__ = (
+    "add_date",
+    "get_today_date",
+)
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -16,7 +16,17 @@ from typing import Any
 from . import _games_data as data
 from ._base import Reply, SimContext, bad_request, not_found, ok, simulator
 
-__all__ = ()
+__all__ = (
+    "ben10",
+    "brawl_stars",
+    "filter_giveaways",
+    "genshin",
+    "live_giveaways_by_type",
+    "miku_random_image",
+    "miraculous",
+    "mvc2_all",
+    "mvc2_show",
+)
 
 
 # ---------------------------------------------------------------------------------------

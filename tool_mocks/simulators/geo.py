@@ -21,7 +21,21 @@ from zoneinfo import ZoneInfo
 from ._base import Reply, SimContext, bad_request, not_found, ok, simulator
 from ._geo_data import CLIMATE, COUNTRIES, PLACES, Place
 
-__all__ = ()
+__all__ = (
+    "country_name",
+    "day_weather",
+    "distance_km",
+    "find_places",
+    "fold",
+    "forecast_weather",
+    "geoname",
+    "places_in_text",
+    "resolve_location",
+    "search_places",
+    "tz_lookup",
+    "weather_today",
+    "zone_offsets",
+)
 
 
 # --- name matching ---------------------------------------------------------------------------

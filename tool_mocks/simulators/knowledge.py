@@ -32,7 +32,16 @@ from ._knowledge_data import (
 )
 from .geo import country_name, fold, places_in_text
 
-__all__ = ()
+__all__ = (
+    "arxiv_search",
+    "disambiguation",
+    "find_entity",
+    "search_general",
+    "similar_titles",
+    "tokens",
+    "wikipedia_search",
+    "wolfram_alpha",
+)
 
 _STOPWORDS = frozenset(
     "a an and are as at be by can com for from how i in is it its list of on or me my the to "

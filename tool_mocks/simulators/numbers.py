@@ -18,7 +18,21 @@ from typing import Any
 
 from ._base import Reply, SimContext, bad_request, ok, simulator
 
-__all__ = ()
+__all__ = (
+    "amount_in_english",
+    "amount_in_spanish",
+    "cube_pairs",
+    "english_words",
+    "factorize",
+    "is_fibonacci",
+    "is_prime",
+    "letras_espanol",
+    "letras_ingles",
+    "math_fact",
+    "math_facts",
+    "numbers_translator",
+    "spanish_words",
+)
 
 # --- math facts ------------------------------------------------------------------------------
 

@@ -17,7 +17,13 @@ from typing import Any
 
 from ._base import Reply, SimContext, ok, simulator
 
-__all__ = ()
+__all__ = (
+    "disciplina",
+    "evaluaciones",
+    "mensajes",
+    "nota_promedio",
+    "school_year_start",
+)
 
 _STUDENT_ID = 1
 _FIRST_NAMES = (

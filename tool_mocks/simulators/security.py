@@ -12,7 +12,12 @@ from typing import Any
 
 from ._base import Reply, SimContext, bad_request, ok, simulator
 
-__all__ = ()
+__all__ = (
+    "make_password",
+    "password_base",
+    "password_of_length",
+    "token_generate",
+)
 
 _SYMBOLS = "!@#$%^&*()-_=+[]{};:,.?/~"
 _CLASSES = (string.ascii_lowercase, string.ascii_uppercase, string.digits, _SYMBOLS)

@@ -19,7 +19,14 @@ from typing import Any
 from . import _sports_data as data
 from ._base import Reply, SimContext, bad_request, ok, simulator, stable_int
 
-__all__ = ()
+__all__ = (
+    "dolphin_h2h",
+    "f1_news",
+    "h2h_statistics",
+    "handball_live",
+    "handball_scheduled",
+    "soccer_tournaments",
+)
 
 # ---------------------------------------------------------------------------------------
 # Handball (Broadage)
