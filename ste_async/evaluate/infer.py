@@ -39,6 +39,7 @@ from ..ids import request_seed
 from ..llm import Completion, LlmClient, Message
 from ..llm.endpoints import llm_endpoints
 from ..llm.preflight import checked_model
+from ..markers import TEST_PROMPT_MARKER
 from ..prompts import SYSTEM
 from .retrieval import RetrieverKind, retrieve
 
@@ -65,8 +66,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 STOP = "Observation:"
-#: A line of the test prompt's format section; the scripted LLM recognises test prompts by it.
-TEST_PROMPT_MARKER = "User Query: the request you have to serve"
 _QUERY = "User Query: "
 
 

@@ -22,6 +22,7 @@ import msgspec
 
 from ..errors import RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
+from ..markers import CALL_JUDGE_MARKER
 from ..prompts import SYSTEM
 from .infer import STOP, llm_session, run_pool
 from .score import items_needing_llm_judge, llm_verdict
@@ -39,6 +40,8 @@ JUDGE_MAX_TOKENS = 256
 
 _TEMPLATE = (resources.files(__package__).joinpath("test_prompts", "judge.txt")
              .read_text("utf-8").strip())
+# the scripted mock LLM recognises the question by this phrase (see ste_async.markers)
+assert CALL_JUDGE_MARKER in _TEMPLATE, f"judge.txt lost its marker {CALL_JUDGE_MARKER!r}"
 
 
 class JudgeOutcome(msgspec.Struct, kw_only=True):
