@@ -23,14 +23,14 @@ from ste_async.llm import LlmClient
 from ste_async.llm.embedded import EmbeddedServer
 from ste_async.llm.grammar import react_grammar
 from ste_async.parsing import Call, Final, parse_react
-from tool_mocks.llm import _playbook
+from tool_mocks.playbook import playbook
 
 from ._common import write_result
 
 
 def act_prompts(n: int) -> list[tuple[str, list[dict[str, str]]]]:
     out = []
-    book = _playbook()
+    book = playbook()
     for spec in list(builtin_catalog().values())[:n]:
         query = book[spec.name][0]["query"]
         block = prompts.api_block([(spec.name, spec.prompt_description())])

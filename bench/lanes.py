@@ -23,7 +23,8 @@ import anyio
 
 from ste_async.config import ExploreConfig, LlmSettings
 from ste_async.store import iter_records
-from tool_mocks.llm import MockLlmConfig, _playbook
+from tool_mocks.llm import MockLlmConfig
+from tool_mocks.playbook import playbook
 
 from ._common import RESULTS, explore_mock, write_result
 
@@ -38,7 +39,7 @@ def measure(lanes: int, episodes: int, latency_ms: float) -> dict[str, Any]:
                   backend="asyncio", backend_options={"use_uvloop": True})
         wall = time.perf_counter() - t0
         records = list(iter_records(tmp))
-    book = _playbook()
+    book = playbook()
     shown, trials, avoidable = 0, 0, 0
     by_api: dict[str, list[Any]] = {}
     for r in records:

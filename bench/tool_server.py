@@ -20,10 +20,10 @@ from ._common import child_server, free_port, pin, write_result
 
 
 def _calls() -> list[bytes]:
-    from tool_mocks.llm import _playbook
+    from tool_mocks.playbook import playbook
 
     bodies = []
-    for api, entries in sorted(_playbook().items()):
+    for api, entries in sorted(playbook().items()):
         if "#" in api:
             continue
         for e in entries:

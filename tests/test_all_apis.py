@@ -11,13 +11,13 @@ import aiohttp
 import anyio
 
 from ste_async.catalog import builtin_catalog, load_toolbench
-from tool_mocks.llm import _playbook
+from tool_mocks.playbook import playbook
 
 
 def _random_calls(n: int, seed: int) -> list[tuple[str, Any]]:
     """Valid playbook calls, known-invalid ones, and random mutations of both."""
     rng = random.Random(seed)
-    book = _playbook()
+    book = playbook()
     catalog = builtin_catalog()
     junk: list[Any] = ["", "zzz", -1, 0, 3.5, True, None, [], {}, "2024-13-45", "x" * 300]
     calls: list[tuple[str, Any]] = []
@@ -46,7 +46,7 @@ async def test_every_api_is_listed_and_answers_its_playbook(tools_url: str) -> N
             listed = [a["name"] for a in await resp.json()]
         assert len(listed) == 50
         for api in listed:
-            for entry in _playbook()[api]:
+            for entry in playbook()[api]:
                 async with s.post(f"{tools_url}/call",
                                   json={"api": api, "args": entry["args"]}) as resp:
                     body = await resp.json()

@@ -39,12 +39,12 @@ async def test_resume_replays_recorded_work_instead_of_asking_again(tmp_path: Pa
         lines = shard.read_bytes().splitlines(keepends=True)
         shard.write_bytes(b"".join(lines[:-1]))
     assert len(scan_run(run).heads) == 4
-    from tool_mocks.llm import _MockLlm
+    from tool_mocks.llm import MockLlmState
 
-    served_before = _MockLlm.served
+    served_before = MockLlmState.served
     outcome = await explore_with(CONFIG, run, resume=True, mock=MockLlmConfig(error_rate=0.3),
                             display=False, handle_signals=False)
-    assert _MockLlm.served == served_before  # every LLM reply came from the cassette
+    assert MockLlmState.served == served_before  # every LLM reply came from the cassette
     assert outcome.metrics.done == 6
     after = {r.id: trajectory_bytes(r) for r in iter_records(run)}
     assert after == before

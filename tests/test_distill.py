@@ -28,7 +28,8 @@ from ste_async.distill.runner import DistillConfig
 from ste_async.errors import ConnectError, SteError, StoreError
 from ste_async.ids import shard_filename
 from ste_async.records import EpisodeRecord, Step, Trial, encode_record
-from tool_mocks.llm import MockLlmConfig, ScriptedPolicy
+from tool_mocks.llm import MockLlmConfig
+from tool_mocks.policy import ScriptedPolicy
 
 APIS = ("add_date", "Numbers%%Get math fact", "get_today_date", "BART%%Advisory information",
         "Car database%%Makes")

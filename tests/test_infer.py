@@ -36,8 +36,9 @@ from ste_async.evaluate.retrieval import (
     retrieve,
 )
 from ste_async.evaluate.score import items_needing_llm_judge, load_predictions, score
+from ste_async.markers import DEMO_INTRO
 from ste_async.services import LlmChoice, llm_servers
-from tool_mocks import _test_policy
+from tool_mocks import policy
 from tool_mocks.llm import MockLlmConfig
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "ste"
@@ -169,14 +170,14 @@ def test_demonstrations_sit_between_the_instructions_and_the_query() -> None:
 
 def test_the_scripted_llm_recognises_evaluation_prompts() -> None:
     tools = tools_prompt(list(SYNTHETIC), load_descriptions(None, list(SYNTHETIC)))
-    assert _test_policy.is_test_prompt(build_prompt(tools, "Who was Alan Turing?"))
-    assert _test_policy.is_judge_prompt(judge_prompt("search", {"a": 1}, {"a": 2}))
-    assert _test_policy._DEMO_INTRO in build_prompt(tools, "q", [("a", "b", "{}")])
-    reply = _test_policy.evaluation_reply(
+    assert policy.is_test_prompt(build_prompt(tools, "Who was Alan Turing?"))
+    assert policy.is_judge_prompt(judge_prompt("search", {"a": 1}, {"a": 2}))
+    assert DEMO_INTRO in build_prompt(tools, "q", [("a", "b", "{}")])
+    reply = policy.evaluation_reply(
         [{"role": "user", "content": build_prompt(tools, "Who was Alan Turing?")}], seed=3)
     assert reply is not None and ("Action: " in reply or "Final Answer:" in reply)
     judge = judge_prompt("search", {"entity": "Ada"}, {"entity": " ada "})
-    assert _test_policy.evaluation_reply([{"role": "user", "content": judge}], 0) == (
+    assert policy.evaluation_reply([{"role": "user", "content": judge}], 0) == (
         "Yes. The call asks for the same thing.")
 
 

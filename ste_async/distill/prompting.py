@@ -3,8 +3,9 @@
 Three conversations are written here: the judge's review of one explored trial, and the
 paraphrase conversation of one kept query (a first request, then "once more" as often as the
 quota says). ``serve`` is the tool-use prompt that the training exports put before the
-assistant's reply. The marker strings let the scripted mock LLM tell the phases apart, and
-the ``*_fields`` readers give the mock (and tests) the parts of a rendered prompt back.
+assistant's reply. The marker strings and the readers that give the parts of a rendered
+prompt back (:func:`judge_fields`, :func:`paraphrase_source`) live in :mod:`ste_async.markers`,
+shared with the scripted mock LLM; they are re-exported here for the engine's callers.
 
 Judge replies are read twice, as the exploration's reflection is: :func:`read_verdicts`
 finds the three numbered verdicts by word boundaries, :func:`reference_keep` keeps the study's
@@ -17,6 +18,8 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 
+from ..markers import PARAPHRASE_AGAIN_MARKER, PARAPHRASE_MARKER, judge_fields, paraphrase_source
+from ..markers import TRIAL_JUDGE_MARKER as JUDGE_MARKER
 from ..parsing import read_reflection
 
 __all__ = (
@@ -46,10 +49,7 @@ _PARAPHRASE_FIRST = _load("paraphrase_first.txt")
 PARAPHRASE_AGAIN = _load("paraphrase_again.txt")
 _SERVE = _load("serve.txt")
 
-# phrases that occur in one template only; the mock LLM keys its phases on them
-JUDGE_MARKER = "Review the assistant's work on three points"
-PARAPHRASE_MARKER = "Your rewording of the request:"
-PARAPHRASE_AGAIN_MARKER = "Reword the request once more"
+# phrases that occur in one template only (see ste_async.markers); the mock LLM keys on them
 for _text, _marker in ((_JUDGE, JUDGE_MARKER), (_PARAPHRASE_FIRST, PARAPHRASE_MARKER),
                        (PARAPHRASE_AGAIN, PARAPHRASE_AGAIN_MARKER)):
     assert _marker in _text, f"prompt text lost its marker {_marker!r}"
@@ -74,33 +74,6 @@ def render_serve(api_descriptions: str, api_names: Sequence[str], query: str) ->
     """The tool-use prompt of a training example (what the tuned model will be shown)."""
     return _SERVE.format(api_descriptions=api_descriptions, api_names=", ".join(api_names),
                          query=query)
-
-
-def _between(text: str, tag: str) -> str | None:
-    m = re.search(rf"\[{tag}\]\n(.*)\n\[/{tag}\]", text, re.S)
-    return m.group(1) if m else None
-
-
-def judge_fields(prompt: str) -> dict[str, str] | None:
-    """The query, call, observation and final answer of a rendered judge prompt."""
-    if JUDGE_MARKER not in prompt:
-        return None
-    call = _between(prompt, "CALL") or ""
-    m = re.search(r"^API name: (.*)\nArguments \(JSON\): (.*?)\nResult: (.*)\Z", call, re.S)
-    return {
-        "query": _between(prompt, "REQUEST") or "",
-        "action": m.group(1) if m else "",
-        "action_input": m.group(2) if m else "",
-        "observation": m.group(3) if m else call,
-        "final_ans": _between(prompt, "ANSWER") or "",
-    }
-
-
-def paraphrase_source(prompt: str) -> str | None:
-    """The query a first paraphrase message asks to reword."""
-    if PARAPHRASE_MARKER not in prompt:
-        return None
-    return _between(prompt, "REQUEST")
 
 
 # "1) Yes. ...", "2. No, ...", "**3)** yes - ...": a number at the start of a line, then text

@@ -36,6 +36,7 @@ from ..config import LlmSettings
 from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, Message
+from ..markers import TEST_PROMPT_MARKER
 from ..prompts import SYSTEM
 from ..session import open_llm
 from .retrieval import RetrieverKind, retrieve
@@ -59,8 +60,6 @@ SystemKind = Literal["plain", "tool"]
 Demo = tuple[str, str, str]  # (query, action, action_input)
 
 STOP = "Observation:"
-#: A line of the test prompt's format section; the scripted LLM recognises test prompts by it.
-TEST_PROMPT_MARKER = "User Query: the request you have to serve"
 _QUERY = "User Query: "
 
 

@@ -24,6 +24,7 @@ from .._pool import run_pool
 from ..config import LlmSettings
 from ..errors import RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
+from ..markers import CALL_JUDGE_MARKER
 from ..prompts import SYSTEM
 from ..session import open_llm
 from .infer import STOP
@@ -43,6 +44,8 @@ _JUDGE_LLM = LlmSettings(concurrency=64)
 
 _TEMPLATE = (resources.files(__package__).joinpath("test_prompts", "judge.txt")
              .read_text("utf-8").strip())
+# the scripted mock LLM recognises the question by this phrase (see ste_async.markers)
+assert CALL_JUDGE_MARKER in _TEMPLATE, f"judge.txt lost its marker {CALL_JUDGE_MARKER!r}"
 
 
 class JudgeOutcome(msgspec.Struct, kw_only=True):

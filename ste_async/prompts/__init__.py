@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
+from ..markers import QUERY_MARKER, REFLECT_MARKER
+
 __all__ = (
     "ACT_NEXT",
     "QUERY_MARKER",
@@ -36,7 +38,10 @@ _IMAGINE_NEXT = _load("imagine_next.txt")
 _ACT_FIRST = _load("act_first.txt")
 _MEMORY_PRE, _MEMORY_POST = (part.strip() for part in _load("memory.txt").split("========="))
 
-QUERY_MARKER = "User Query:"
+# the scripted mock LLM tells the phases apart by these phrases (see ste_async.markers)
+for _text in (_IMAGINE_FIRST, _IMAGINE_NEXT):
+    assert _text.endswith(QUERY_MARKER), f"an imagination prompt no longer ends in {QUERY_MARKER!r}"
+assert REFLECT.startswith(REFLECT_MARKER), f"reflect.txt no longer opens with {REFLECT_MARKER!r}"
 
 MemoryLine = tuple[str, bool | None]  # (query, solved or None while still being tried)
 
