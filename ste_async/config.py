@@ -160,7 +160,8 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             _check_url(self.tools_url)
 
     def to_builtins(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        return out
 
 
 def load_explore_config(path: str | Path | None, **overrides: Any) -> ExploreConfig:

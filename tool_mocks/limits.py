@@ -51,7 +51,7 @@ def draw_fault(faults: FaultConfig, seed: int, key: str, attempt: int) -> FaultK
     for kind in ("server_error", "reset", "malformed", "slow"):
         p = getattr(faults, kind)
         if u < p:
-            return kind  # type: ignore[return-value]
+            return kind
         u -= p
     return None
 

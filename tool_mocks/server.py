@@ -36,7 +36,7 @@ __all__ = ("ToolServer", "make_app", "serve_tools", "server_of")
 log = logging.getLogger("tool_mocks")
 
 _JSON = "application/json"
-_STATS_KEY = web.AppKey("tool_server", "ToolServer")
+_STATS_KEY: web.AppKey[ToolServer] = web.AppKey("tool_server")
 
 
 class ToolServer:
@@ -255,7 +255,7 @@ async def _health(request: web.Request) -> web.Response:
 
 async def _stats(request: web.Request) -> web.Response:
     server = request.app[_STATS_KEY]
-    counters = dict(server.stats)
+    counters: dict[str, Any] = dict(server.stats)
     for name in ("calls", "cache_hits", "cache_misses", "api_errors", "rate_limited"):
         counters.setdefault(name, 0)
     counters["per_api"] = {api: dict(c) for api, c in sorted(server.per_api.items())}

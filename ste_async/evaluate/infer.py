@@ -200,8 +200,11 @@ def build_prompt(tools: str, query: str, demos: Sequence[Demo] | None = None) ->
 
 
 def _demo(entry: Any) -> Demo:
-    get = entry.get if isinstance(entry, dict) else lambda f: getattr(entry, f, None)
-    values = (get("query"), get("action"), get("action_input"))
+    fields = ("query", "action", "action_input")
+    if isinstance(entry, dict):
+        values = tuple(entry.get(f) for f in fields)
+    else:
+        values = tuple(getattr(entry, f, None) for f in fields)
     if not all(isinstance(v, str) for v in values):
         raise ConfigError("a demonstration needs string 'query', 'action' and 'action_input'")
     return values  # type: ignore[return-value]

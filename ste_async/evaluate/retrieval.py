@@ -130,7 +130,8 @@ class EmbeddingRetriever:
         if not len(self._corpus) or not queries:
             return [[] for _ in queries]
         # unit vectors: the dot product is the cosine
-        return (self._encode(queries) @ self._corpus.T).tolist()
+        rows: list[list[float]] = (self._encode(queries) @ self._corpus.T).tolist()
+        return rows
 
 
 def make_retriever(kind: RetrieverKind, corpus: Sequence[str]) -> Retriever:

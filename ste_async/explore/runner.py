@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ __all__ = (
 )
 
 # receives the run's progress while it runs (a worker's report to its parent)
-Reporter = Callable[[Metrics, Callable[[], Live]], Awaitable[None]]
+Reporter = Callable[[Metrics, Callable[[], Live]], Coroutine[Any, Any, None]]
 
 
 class RunOutcome(msgspec.Struct, kw_only=True):

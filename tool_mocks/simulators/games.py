@@ -175,7 +175,7 @@ def _giveaway_catalogue(ctx: SimContext) -> list[dict[str, Any]]:
                 "_slugs": platforms,
             }
         )
-    out.sort(key=lambda g: g["published_date"], reverse=True)
+    out.sort(key=lambda g: str(g["published_date"]), reverse=True)
     return out
 
 

@@ -138,6 +138,7 @@ def _handball_match(day: dt.date, m: dict[str, Any], now: int, ctx: SimContext) 
         match["homeScore"] = {"current": fh, "period1": h1h, "regular": fh}
         match["awayScore"] = {"current": fa, "period1": h1a, "regular": fa}
     elif state != "ns":
+        assert minute is not None  # every state but "ns" and "ended" has one
         # goals so far, scaled from the seeded final score
         for side, final, half in (("homeScore", fh, h1h), ("awayScore", fa, h1a)):
             if minute <= 30:
@@ -369,8 +370,8 @@ def h2h_statistics(first: str, second: str, kind: str, seed: int) -> dict[str, A
         body["legend"] = {"1": first, "X": "draw", "2": second, "format": "half time/full time"}
         body["results"] = {f"{h}/{f}": c[f"{h}/{f}"] for h in "1X2" for f in "1X2"}
     elif kind == "exact number of goals in the match":
-        c = Counter(min(sum(g["ft"]), 6) for g in games)
-        body["goals"] = {("6+" if n == 6 else str(n)): c[n] for n in range(7)}
+        goals = Counter(min(sum(g["ft"]), 6) for g in games)
+        body["goals"] = {("6+" if n == 6 else str(n)): goals[n] for n in range(7)}
     else:  # goals over / goals under
         word = kind.split()[1]
         totals = [sum(g["ft"]) for g in games]
