@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from importlib import resources
 
+from .._text import load_prompt
 from ..markers import PARAPHRASE_AGAIN_MARKER, PARAPHRASE_MARKER, judge_fields, paraphrase_source
 from ..markers import TRIAL_JUDGE_MARKER as JUDGE_MARKER
 from ..parsing import read_reflection
@@ -39,20 +39,13 @@ __all__ = (
 )
 
 
-def _load(name: str) -> str:
-    folder = resources.files(__package__ or "ste_async.distill").joinpath("prompts")
-    return folder.joinpath(name).read_text(encoding="utf-8").strip()
-
-
-_JUDGE = _load("judge.txt")
-_PARAPHRASE_FIRST = _load("paraphrase_first.txt")
-PARAPHRASE_AGAIN = _load("paraphrase_again.txt")
-_SERVE = _load("serve.txt")
-
-# phrases that occur in one template only (see ste_async.markers); the mock LLM keys on them
-for _text, _marker in ((_JUDGE, JUDGE_MARKER), (_PARAPHRASE_FIRST, PARAPHRASE_MARKER),
-                       (PARAPHRASE_AGAIN, PARAPHRASE_AGAIN_MARKER)):
-    assert _marker in _text, f"prompt text lost its marker {_marker!r}"
+_HERE = "ste_async.distill"
+_JUDGE = load_prompt(_HERE, "prompts", "judge.txt", marker=JUDGE_MARKER)
+_PARAPHRASE_FIRST = load_prompt(_HERE, "prompts", "paraphrase_first.txt",
+                                marker=PARAPHRASE_MARKER)
+PARAPHRASE_AGAIN = load_prompt(_HERE, "prompts", "paraphrase_again.txt",
+                               marker=PARAPHRASE_AGAIN_MARKER)
+_SERVE = load_prompt(_HERE, "prompts", "serve.txt")
 
 ASPECTS = ("informative", "faithful", "appropriate")
 

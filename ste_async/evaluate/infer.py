@@ -22,7 +22,6 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,12 +30,13 @@ import msgspec
 
 from .._atomic import write_json_atomic
 from .._pool import run_pool
+from .._text import load_prompt
 from ..catalog import load_catalog
 from ..config import LlmSettings
 from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, Message
-from ..markers import TEST_PROMPT_MARKER
+from ..markers import DEMO_INTRO, TEST_PROMPT_MARKER
 from ..prompts import SYSTEM
 from ..session import open_llm
 from .retrieval import RetrieverKind, retrieve
@@ -63,13 +63,13 @@ STOP = "Observation:"
 _QUERY = "User Query: "
 
 
-def _text(name: str) -> str:
-    return resources.files(__package__).joinpath("test_prompts", name).read_text("utf-8").strip()
-
-
-_TEMPLATE = _text("test.txt")
-_DEMO_INTRO, _DEMO_OUTRO = (part.strip() for part in _text("demos.txt").split("========="))
-_SYSTEMS: dict[SystemKind, str] = {"plain": SYSTEM, "tool": _text("system_tool.txt")}
+_HERE = "ste_async.evaluate"
+_TEMPLATE = load_prompt(_HERE, "test_prompts", "test.txt", marker=TEST_PROMPT_MARKER)
+_DEMO_INTRO, _DEMO_OUTRO = (
+    part.strip() for part in load_prompt(_HERE, "test_prompts", "demos.txt",
+                                         marker=DEMO_INTRO).split("========="))
+_SYSTEMS: dict[SystemKind, str] = {
+    "plain": SYSTEM, "tool": load_prompt(_HERE, "test_prompts", "system_tool.txt")}
 
 
 class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

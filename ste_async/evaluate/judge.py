@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from .._pool import run_pool
+from .._text import load_prompt
 from ..config import LlmSettings
 from ..errors import RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
@@ -42,10 +42,8 @@ JUDGE_TEMPERATURE = 0.0
 JUDGE_MAX_TOKENS = 256
 _JUDGE_LLM = LlmSettings(concurrency=64)
 
-_TEMPLATE = (resources.files(__package__).joinpath("test_prompts", "judge.txt")
-             .read_text("utf-8").strip())
-# the scripted mock LLM recognises the question by this phrase (see ste_async.markers)
-assert CALL_JUDGE_MARKER in _TEMPLATE, f"judge.txt lost its marker {CALL_JUDGE_MARKER!r}"
+_TEMPLATE = load_prompt("ste_async.evaluate", "test_prompts", "judge.txt",
+                        marker=CALL_JUDGE_MARKER)
 
 
 class JudgeOutcome(msgspec.Struct, kw_only=True):

@@ -8,8 +8,8 @@ prefix of an episode's conversation stays byte-stable, which keeps server prefix
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from importlib import resources
 
+from .._text import load_prompt
 from ..markers import QUERY_MARKER, REFLECT_MARKER
 
 __all__ = (
@@ -26,22 +26,20 @@ __all__ = (
 )
 
 
-def _load(name: str) -> str:
-    return resources.files(__name__).joinpath(name).read_text(encoding="utf-8").strip()
+SYSTEM = load_prompt(__name__, "system.txt")
+REFLECT = load_prompt(__name__, "reflect.txt", marker=REFLECT_MARKER)
+ACT_NEXT = load_prompt(__name__, "act_next.txt")
+_IMAGINE_FIRST = load_prompt(__name__, "imagine_first.txt", marker=QUERY_MARKER)
+_IMAGINE_NEXT = load_prompt(__name__, "imagine_next.txt", marker=QUERY_MARKER)
+_ACT_FIRST = load_prompt(__name__, "act_first.txt")
+_MEMORY_PRE, _MEMORY_POST = (
+    part.strip() for part in load_prompt(__name__, "memory.txt").split("========="))
 
-
-SYSTEM = _load("system.txt")
-REFLECT = _load("reflect.txt")
-ACT_NEXT = _load("act_next.txt")
-_IMAGINE_FIRST = _load("imagine_first.txt")
-_IMAGINE_NEXT = _load("imagine_next.txt")
-_ACT_FIRST = _load("act_first.txt")
-_MEMORY_PRE, _MEMORY_POST = (part.strip() for part in _load("memory.txt").split("========="))
-
-# the scripted mock LLM tells the phases apart by these phrases (see ste_async.markers)
-for _text in (_IMAGINE_FIRST, _IMAGINE_NEXT):
-    assert _text.endswith(QUERY_MARKER), f"an imagination prompt no longer ends in {QUERY_MARKER!r}"
-assert REFLECT.startswith(REFLECT_MARKER), f"reflect.txt no longer opens with {REFLECT_MARKER!r}"
+# the scripted mock LLM finds the phase by where these phrases stand (see ste_async.markers)
+if not all(t.endswith(QUERY_MARKER) for t in (_IMAGINE_FIRST, _IMAGINE_NEXT)) or \
+        not REFLECT.startswith(REFLECT_MARKER):
+    raise RuntimeError("the imagination prompts must end in the query marker and the "
+                       "reflection prompt must open with its marker")
 
 MemoryLine = tuple[str, bool | None]  # (query, solved or None while still being tried)
 
