@@ -148,3 +148,17 @@ def test_all_lists_exactly_the_public_names(module: str) -> None:
                and getattr(value, "__module__", None) == module]
     unlisted = sorted(set(defined) - set(exported))
     assert not unlisted, f"{module} defines public {unlisted} but does not export them"
+
+
+def test_the_mocks_load_only_the_kernel_at_run_time() -> None:
+    # the package's own __init__ loads its names lazily, so importing the mocks in a fresh
+    # interpreter brings in no engine module beyond the kernel
+    import subprocess
+    import sys
+
+    code = ("import sys, tool_mocks, tool_mocks.server, tool_mocks.llm, tool_mocks.policy; "
+            "print(sorted(m for m in sys.modules if m.startswith('ste_async')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert out.strip() == str(["ste_async", "ste_async.catalog", "ste_async.errors",
+                               "ste_async.markers"])
