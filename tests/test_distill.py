@@ -275,6 +275,16 @@ async def test_resume_refuses_other_settings(run_dir: Path) -> None:
         await distill_with(run_dir, DistillConfig(target=40), resume=True, mock=MockLlmConfig())
 
 
+@pytest.mark.parametrize("content", [b"", b"{", b'{"config": 5}'])
+async def test_an_unreadable_distillation_card_is_one_clear_error(run_dir: Path,
+                                                                  content: bytes) -> None:
+    await distill_with(run_dir, DistillConfig(target=30), mock=MockLlmConfig())
+    card = run_dir / "distill" / "distill.json"
+    card.write_bytes(content)
+    with pytest.raises(StoreError, match="distill.json is corrupt"):
+        await distill_with(run_dir, DistillConfig(target=30), resume=True, mock=MockLlmConfig())
+
+
 def test_cli_distill(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["distill", str(run_dir), "--llm", "mock", "--target", "20",
                  "--concurrency", "8"]) == 0

@@ -49,13 +49,18 @@ from .candidates import (
 )
 from .examples import write_examples
 
-__all__ = ("ApiSummary", "DistillConfig", "DistillReport", "distill")
+__all__ = (
+    "ApiSummary",
+    "DistillConfig",
+    "DistillMeta",
+    "DistillReport",
+    "DistillSettings",
+    "distill",
+    "read_distill_meta",
+)
 
 JUDGMENTS = "distill/judgments.jsonl"
 PARAPHRASES = "distill/paraphrases.jsonl"
-# settings that decide what a finished item is; a resumed distillation must agree on them
-_PROTOCOL = ("target", "max_paraphrases", "seed", "temperature", "judge_max_tokens",
-             "paraphrase_max_tokens")
 
 
 class DistillConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -114,6 +119,46 @@ class DistillReport(msgspec.Struct, kw_only=True):
                 f"({self.judged_now} judged now), {self.kept} kept ({self.kept_reference} by "
                 f"the study's reading), {self.examples} examples, {self.llm_requests} LLM "
                 f"requests -> {self.dataset}")
+
+
+class DistillSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The settings that decide what a finished item is; a resumed distillation must agree
+    on every one."""
+
+    target: int
+    max_paraphrases: int
+    seed: int
+    temperature: float
+    judge_max_tokens: int
+    paraphrase_max_tokens: int
+
+    @classmethod
+    def of(cls, config: DistillConfig) -> DistillSettings:
+        return cls(**{f: getattr(config, f) for f in cls.__struct_fields__})
+
+
+class DistillMeta(msgspec.Struct, kw_only=True):
+    """``distill/distill.json``: how a distillation was made and, once finished, its counts."""
+
+    config: DistillSettings
+    model: str
+    cassette: CassetteMode
+    summary: DistillReport | None = None
+    schema: int = 1
+
+
+def read_distill_meta(path: Path) -> DistillMeta | None:
+    """The distillation card at ``path``; None when there is none; one clear error when it
+    cannot be read."""
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=DistillMeta)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StoreError(f"{path} is corrupt ({exc}); delete the distill folder to start over"
+                         ) from None
 
 
 def _norm(text: str) -> str:
@@ -205,12 +250,12 @@ class _Distiller:
             release(affinity)
 
 
-def _check_resume(old: dict[str, Any], config: DistillConfig, where: Path) -> None:
-    for key in _PROTOCOL:
-        new = getattr(config, key)
-        if key in old and old[key] != new:
-            raise StoreError(f"{where} was distilled with {key}={old[key]!r}; this run has "
-                             f"{key}={new!r}. Resume with the same settings, or delete it.")
+def _check_resume(old: DistillSettings, new: DistillSettings, where: Path) -> None:
+    for key in DistillSettings.__struct_fields__:
+        was, now = getattr(old, key), getattr(new, key)
+        if was != now:
+            raise StoreError(f"{where} was distilled with {key}={was!r}; this run has "
+                             f"{key}={now!r}. Resume with the same settings, or delete it.")
 
 
 def _summaries(candidates: list[Candidate], judgments: dict[str, Judgment],
@@ -247,29 +292,28 @@ async def distill(
     out_dir = run_dir / "distill"
     meta_path = out_dir / "distill.json"
     with locked(run_dir):
-        old_meta: dict[str, Any] = {}
-        if meta_path.exists() or (run_dir / JUDGMENTS).exists():
+        settings = DistillSettings.of(config)
+        old_meta = read_distill_meta(meta_path)
+        if old_meta is not None or (run_dir / JUDGMENTS).exists():
             if not resume:
                 raise StoreError(f"{out_dir} already holds a distillation; pass --resume to "
                                  "continue it, or delete that folder to start over")
-            if meta_path.exists():
-                old_meta = msgspec.json.decode(meta_path.read_bytes())
-                _check_resume(old_meta.get("config", {}), config, out_dir)
+            if old_meta is not None:
+                _check_resume(old_meta.config, settings, out_dir)
         cassette = cassette_mode(cassette, resume)
         candidates = await anyio.to_thread.run_sync(find_candidates, info)
         judged, bad_j = read_journal(run_dir / JUDGMENTS, Judgment)
         done, bad_p = read_journal(run_dir / PARAPHRASES, ParaphraseSet)
-        settings = {k: getattr(config, k) for k in _PROTOCOL}
         concurrency = int(config.llm.concurrency)
 
         model = await checked_model(list(llm_urls), config.llm.model,
                                     config.llm.timeouts.connect)
-        if old_meta.get("model") not in (None, model):
-            raise StoreError(f"{out_dir} was distilled with model {old_meta['model']!r}; "
+        if old_meta is not None and old_meta.model != model:
+            raise StoreError(f"{out_dir} was distilled with model {old_meta.model!r}; "
                              f"this run asks {model!r}")
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(meta_path, {"schema": 1, "config": settings, "model": model,
-                                      "cassette": cassette}, pretty=True)
+        write_json_atomic(meta_path, DistillMeta(config=settings, model=model,
+                                                 cassette=cassette), pretty=True)
         async with AppendLog(run_dir) as journal:
             recorder = None
             if cassette != "off":
@@ -305,7 +349,7 @@ async def distill(
             kept_reference=sum(s.kept_reference for s in per_api.values()),
             examples=len(examples), unreadable_lines=bad_j + bad_p,
             llm_requests=worker.requests, per_api=per_api)
-        write_json_atomic(meta_path, {"schema": 1, "config": settings, "model": model,
-                                      "cassette": cassette,
-                                      "summary": msgspec.to_builtins(report)}, pretty=True)
+        write_json_atomic(meta_path, DistillMeta(config=settings, model=model,
+                                                 cassette=cassette, summary=report),
+                          pretty=True)
         return report
