@@ -1,15 +1,18 @@
-"""How a command runs: its event loop and its exit codes, shared by the CLI and the worker
-processes it starts (which are commands of their own)."""
+"""How a command runs: its event loop, its exit codes and its error boundary, shared by the
+CLI and the worker processes it starts (which are commands of their own)."""
 
 from __future__ import annotations
 
+import errno
 import gc
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ("EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "run_async")
+from .errors import ConfigError, SteError, StoreError
+
+__all__ = ("EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "explain", "run_async")
 
 T = TypeVar("T")
 
@@ -34,3 +37,38 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
     except ImportError:
         pass
     return anyio.run(fn, *args, backend="asyncio", backend_options=options)
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _oserror_text(exc: OSError) -> str:
+    what = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        what = "no space left on the device"
+    where = exc.filename if exc.filename is not None else ""
+    return f"{where}: {what}" if where else what
+
+
+def explain(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line for an expected failure; None for a bug.
+
+    Input the user can fix exits 2; the environment (a full disk, a missing permission, a
+    server that gave out) exits 1. A task group's error is judged by the first expected
+    failure inside it, so an error in one episode reads as that error.
+    """
+    for leaf in _leaves(exc):
+        if isinstance(leaf, ConfigError | StoreError):
+            return EXIT_USAGE, " ".join(str(leaf).split())
+        if isinstance(leaf, SteError):
+            return EXIT_ERROR, " ".join(str(leaf).split())
+        if isinstance(leaf, OSError):
+            return EXIT_ERROR, _oserror_text(leaf)
+        if isinstance(leaf, RecursionError):
+            return EXIT_USAGE, "the input is nested too deeply to read"
+        if isinstance(leaf, MemoryError):
+            return EXIT_ERROR, "out of memory"
+    return None

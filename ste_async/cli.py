@@ -6,15 +6,16 @@ import argparse
 import logging
 import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
-from ._runtime import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, run_async
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, explain, run_async
 from .cassette import CASSETTE_MODES
-from .errors import ConfigError, SteError
+from .errors import ConfigError
 from .services import LlmChoice, llm_servers, mock_llm_config
 
 if TYPE_CHECKING:
@@ -464,19 +465,28 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(
         prog="ste-async",
         description="Simulated Trial and Error: high-throughput tool-learning exploration.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log at INFO level, and show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_explore, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
                 _add_score, _add_infer, _add_distill):
         add(sub)
+    for command in sub.choices.values():  # -v after the command name too
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log at INFO level, and show the traceback of an error")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every expected failure is one line on stderr and an exit code (1: the
+    environment, 2: the input), with the traceback under ``-v``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -485,27 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except SteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BaseExceptionGroup as group:
-        # a task group reports the error of one episode wrapped; show ours plainly
-        ours = _first_ste_error(group)
-        if ours is None:
-            raise
-        print(f"error: {ours}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
-
-
-def _first_ste_error(group: BaseExceptionGroup) -> SteError | None:
-    for exc in group.exceptions:
-        if isinstance(exc, SteError):
-            return exc
-        if isinstance(exc, BaseExceptionGroup) and (found := _first_ste_error(exc)):
-            return found
-    return None
+    except BaseException as exc:
+        known = explain(exc)
+        if known is None:
+            raise
+        if args.verbose:
+            traceback.print_exception(exc)
+        code, message = known
+        print(f"ste-async {args.command}: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from ste_async._runtime import explain
 from ste_async.cli import main
+from ste_async.errors import ConfigError, ConnectError, RetryBudgetExceeded, StoreError
 from ste_async.store import scan_run
 
 API = "Places%%Geographic coordinates by placename"
@@ -62,7 +65,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path: Path, argv: list[str],
         base += ["--llm", "mock"]
     assert main(base + argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert needle in err[-1] and err[-1].startswith("error: ")
+    assert needle in err[-1] and err[-1].startswith("ste-async explore: error: ")
 
 
 def test_config_file_unknown_key_and_wrong_type(tmp_path: Path,
@@ -101,3 +104,54 @@ def test_ctrl_c_drains_keeps_results_and_exits_130(tmp_path: Path) -> None:
                  "--resume"]) == 0
     final = scan_run(run)
     assert len(final.heads) == 150 and final.duplicates == 0
+
+
+@pytest.mark.parametrize(("exc", "code", "line"), [
+    (ConfigError("bad --apis"), 2, "bad --apis"),
+    (StoreError("r is being written by another process"), 2,
+     "r is being written by another process"),
+    (RetryBudgetExceeded("gave up", attempts=3, last=ConnectError("x")), 1, "gave up"),
+    (OSError(errno.ENOSPC, "No space left on device", "runs/r/episodes/a.jsonl"), 1,
+     "runs/r/episodes/a.jsonl: no space left on the device"),
+    (PermissionError(errno.EACCES, "Permission denied", "runs/r/.lock"), 1,
+     "runs/r/.lock: Permission denied"),
+    (RecursionError(), 2, "the input is nested too deeply to read"),
+    (ExceptionGroup("tg", [ExceptionGroup("inner", [ConfigError("deep\ninside")])]), 2,
+     "deep inside"),
+])
+def test_expected_failures_are_one_line_with_their_code(exc: BaseException, code: int,
+                                                        line: str) -> None:
+    assert explain(exc) == (code, line)
+
+
+def test_a_bug_is_not_dressed_as_an_expected_failure() -> None:
+    assert explain(KeyError("x")) is None
+    assert explain(ExceptionGroup("tg", [KeyError("x")])) is None
+
+
+def test_an_os_error_from_a_command_is_one_line(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    out = blocker / "run"  # its parent is a file: the run directory cannot be made
+    assert main(["explore", "--llm", "mock", "--apis", "add_date", "--episodes", "1",
+                 "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ste-async explore: error: cannot read")
+    assert err[0].endswith("Not a directory")
+
+
+def test_verbose_anywhere_shows_the_traceback(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--llm", "mock", "--apis", "Placez", "--out", str(tmp_path / "r"), "--quiet"]
+    assert main(["explore", *argv, "-v"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "unknown API 'Placez'" in err.splitlines()[-1]
+    assert main(["explore", *argv]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("ste-async 0.")
