@@ -31,7 +31,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 
-from ..errors import ConfigError
+from ..errors import ScoreInputError
 
 __all__ = (
     "JUDGES",
@@ -97,10 +97,6 @@ _INPUT = "Action Input:"
 _ACTION = "Action:"
 _LITERAL_NEWLINE = "\\n"  # the two characters backslash and n, which models often emit
 _REQUIRED_FIELDS = ("model_output", "action", "action_input")
-
-
-class ScoreInputError(ConfigError):
-    """A prediction file, batch list or label set that cannot be scored as given."""
 
 
 class ParsedCall(msgspec.Struct, frozen=True, kw_only=True):
