@@ -22,7 +22,7 @@ from ste_async._http import (
     post_json,
     request,
 )
-from ste_async.config import Timeouts
+from ste_async.config import RetryConfig, Timeouts
 from ste_async.errors import (
     ConnectError,
     MalformedReplyError,
@@ -32,6 +32,7 @@ from ste_async.errors import (
     ServerError,
     TransientError,
 )
+from ste_async.tools import ToolClient
 
 
 class Server:
@@ -169,3 +170,13 @@ async def test_a_one_off_session_is_closed_even_when_its_user_is_cancelled() -> 
             scope.cancel()
             await anyio.sleep_forever()
     assert scope.cancelled_caught and session.closed
+
+
+async def test_the_tool_clients_listing_raises_the_package_errors(refused: str,
+                                                                  server: Server) -> None:
+    timeouts = Timeouts(connect=1, read=1, total=2)
+    for url, error in ((refused, ConnectError), (server.url, RequestRejectedError)):
+        async with ToolClient(url, concurrency=1, timeouts=timeouts,
+                              retry=RetryConfig(attempts=1)) as tools:
+            with pytest.raises(error):
+                await tools.list_apis()  # the test server has no /apis: 404

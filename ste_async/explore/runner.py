@@ -10,14 +10,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
 import msgspec
 
 from ..cassette import Cassette, CassetteMode, RecordedLlm, RecordedTools
 from ..catalog import ApiSpec, load_catalog
 from ..config import ExploreConfig
-from ..errors import ConfigError, SteError, StoreError
+from ..errors import ConfigError, RequestRejectedError, SteError, StoreError, TransientError
 from ..ids import episode_id
 from ..llm import LlmClient
 from ..llm.endpoints import llm_endpoints
@@ -114,7 +113,7 @@ async def _preflight(llm_urls: list[str], tools: ToolClient, specs: list[ApiSpec
     try:
         with anyio.fail_after(connect_s):
             offered = {a["name"] for a in await tools.list_apis()}
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except (TransientError, RequestRejectedError, TimeoutError, OSError) as exc:
         raise ConfigError(
             f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
             "`ste-async serve-tools` or leave out --tools-url to run it in-process"
