@@ -1,8 +1,9 @@
 """Clients, store and writer: entered once, used while open, closed once, and closed properly
-when their owner is cancelled."""
+when their owner is cancelled; cassettes load off the event loop."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import anyio
 import pytest
 
+from ste_async import cassette as cassette_module
 from ste_async._appendlog import AppendLog
 from ste_async._resource import Resource, State
+from ste_async.cassette import Cassette
 from ste_async.config import RetryConfig, Timeouts
 from ste_async.errors import LifecycleError, SteError
 from ste_async.llm import LlmClient
@@ -106,3 +109,39 @@ async def test_closing_an_auto_client_on_cancellation_stops_its_reader() -> None
             scope.cancel()
             await anyio.sleep_forever()
     assert scope.cancelled_caught and session is not None and session.closed
+
+
+def write_cassette(run: Path) -> None:
+    folder = run / "cassettes"
+    folder.mkdir(parents=True)
+    (folder / "llm.jsonl").write_bytes(b'{"key":"a","at":"x","text":"one"}\n{"key":"b","at')
+    (folder / "llm.w0.jsonl").write_bytes(b'{"key":"a","at":"x","text":"two"}\n'
+                                          b'{"key":"c","at":"x","text":"three"}\n')
+
+
+async def test_a_cassette_loads_in_a_worker_thread(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    write_cassette(tmp_path)
+    threads: list[int] = []
+    read = cassette_module._read_recordings
+
+    def spy(*args: Any) -> Any:
+        threads.append(threading.get_ident())
+        return read(*args)
+
+    monkeypatch.setattr(cassette_module, "_read_recordings", spy)
+    loaded = await Cassette.open(tmp_path, "llm", "replay")
+    assert threads and threads[0] != threading.get_ident()  # not the event loop's thread
+    assert loaded.lookup("a") == b'{"key":"a","at":"x","text":"one"}\n'  # the run's own first
+    assert loaded.lookup("c") is not None and loaded.lookup("b") is None
+    assert loaded.corrupt == 1  # the torn last line
+
+    threads.clear()
+    recording = await Cassette.open(tmp_path, "llm", "record", part="w1")
+    assert not threads and recording.lookup("a") is None  # nothing to read when recording
+    assert recording.name == "cassettes/llm.w1.jsonl"
+
+
+def test_making_a_cassette_reads_nothing(tmp_path: Path) -> None:
+    write_cassette(tmp_path)
+    assert Cassette("llm", "replay").lookup("a") is None

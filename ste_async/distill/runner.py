@@ -317,7 +317,8 @@ async def distill(
                     async def append(name: str, line: bytes) -> None:
                         await journal.append(f"distill/{name}", line)
 
-                    llm = RecordedLlm(client, Cassette(out_dir, "llm", cassette, append), model)
+                    llm = RecordedLlm(client, await Cassette.open(out_dir, "llm", cassette, append),
+                                      model)
                 if wrap_llm is not None:
                     llm = wrap_llm(llm)
                 worker = _Distiller(config, llm, journal, client)

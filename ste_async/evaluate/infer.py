@@ -235,7 +235,8 @@ async def llm_session(
         llm: Any = client
         if cassette_dir is not None:
             log = await stack.enter_async_context(AppendLog(cassette_dir, fsync=False))
-            llm = RecordedLlm(client, Cassette(cassette_dir, "llm", "record", log.append), model)
+            llm = RecordedLlm(
+                client, await Cassette.open(cassette_dir, "llm", "record", log.append), model)
         yield llm, model
 
 

@@ -222,8 +222,8 @@ async def explore(
             source = Path(replay_from)
             model = str(msgspec.json.decode((source / "run.json").read_bytes())
                          .get("model") or config.model)
-            llm = RecordedLlm(None, Cassette(source, "llm", "replay"), model)
-            tools = RecordedTools(None, Cassette(source, "tools", "replay"))
+            llm = RecordedLlm(None, await Cassette.open(source, "llm", "replay"), model)
+            tools = RecordedTools(None, await Cassette.open(source, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
             await _drive(explorer, None, metrics, display, handle_signals, reporter)
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
@@ -247,10 +247,9 @@ async def explore(
                     llm_side: Any = client
                     tool_side: Any = tool_client
                     if cassette != "off":
-                        llm_side = RecordedLlm(
-                            client, Cassette(run_dir, "llm", cassette, store.append_line, part),
-                            model)
-                        tool_side = RecordedTools(tool_client, Cassette(
+                        llm_side = RecordedLlm(client, await Cassette.open(
+                            run_dir, "llm", cassette, store.append_line, part), model)
+                        tool_side = RecordedTools(tool_client, await Cassette.open(
                             run_dir, "tools", cassette, store.append_line, part))
                     explorer = Explorer(config, specs, pending, memory, llm_side, tool_side,
                                         store, metrics)
