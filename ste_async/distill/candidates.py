@@ -100,7 +100,7 @@ def load_run(run_dir: str | Path) -> RunInfo:
     try:
         meta = msgspec.json.decode(meta_path.read_bytes())
     except msgspec.DecodeError as exc:
-        raise StoreError(f"{meta_path} is corrupt: {exc}") from None
+        raise StoreError(f"{meta_path} is corrupt: {exc}") from exc
     catalog = load_catalog(meta.get("config", {}).get("catalog"))
     apis = [str(a) for a in meta.get("apis", [])]
     descriptions = {api: prompts.api_block([(api, catalog[api].prompt_description())])
