@@ -145,3 +145,24 @@ async def test_a_cassette_loads_in_a_worker_thread(tmp_path: Path,
 def test_making_a_cassette_reads_nothing(tmp_path: Path) -> None:
     write_cassette(tmp_path)
     assert Cassette("llm", "replay").lookup("a") is None
+
+
+async def test_a_writer_that_failed_is_reported_and_not_retried_at_close(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ste_async import _appendlog
+
+    calls: list[int] = []
+
+    def refuse(self: Any, batch: list[Any]) -> None:
+        calls.append(len(batch))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_appendlog._Files, "write", refuse)
+    log = AppendLog(tmp_path, fsync=False)
+    with pytest.raises(BaseExceptionGroup) as caught:
+        async with log:
+            for n in range(10):
+                await log.append("x.jsonl", b"%d\n" % n)
+            await anyio.sleep_forever()  # the writer's failure cancels this
+    assert caught.group_contains(OSError, match="No space left")
+    assert len(calls) == 1 and log.state is State.CLOSED
