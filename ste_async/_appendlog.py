@@ -14,13 +14,15 @@ whatever it does not cover.
 from __future__ import annotations
 
 import os
+from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Self
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._resource import Resource
 
 __all__ = ("AppendLog",)
 
@@ -90,65 +92,38 @@ class _Files:
         self.open.clear()
 
 
-class AppendLog:
-    """Async context manager owning the writer task; closing flushes everything queued."""
+class AppendLog(Resource):
+    """Async context manager owning the writer task; closing flushes everything queued.
+
+    On closing, the queue is closed first, so the writer writes what is left and returns; if
+    the writer was cancelled instead (its owner was), what it left queued is written by the
+    closer, shielded. Either way every line appended before closing reaches the disk.
+    """
 
     def __init__(self, root: str | Path, *, queue_size: int = 4096, fsync: bool = True):
         self.root = Path(root)
         self._queue_size = queue_size
         self._fsync = fsync
         self._send: MemoryObjectSendStream[_Item] | None = None
-        self._receive: MemoryObjectReceiveStream[_Item] | None = None
-        self._tg: TaskGroup | None = None
-        self._files: _Files | None = None
         self.written = 0
 
-    async def __aenter__(self) -> Self:
-        self._files = _Files(self.root, self._fsync)
-        self._send, self._receive = anyio.create_memory_object_stream[_Item](self._queue_size)
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._writer, self._receive, self._files)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
+    async def _open(self, stack: AsyncExitStack) -> None:
+        files = _Files(self.root, self._fsync)
+        stack.callback(files.close)
+        send, receive = anyio.create_memory_object_stream[_Item](self._queue_size)
+        stack.callback(receive.close)
+        stack.push_async_exit(partial(self._write_leftovers, receive, files))
+        tg = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(send.close)  # released first: the writer drains the queue and returns
+        tg.start_soon(self._writer, receive, files)
+        self._send = send
 
     async def append(self, name: str, line: bytes, entry: bytes | None = None) -> None:
         """Queue ``line`` for the file ``name`` (and ``entry`` for its index); waits only when
         the writer is far behind."""
-        if self._send is None:
-            raise RuntimeError("the append log is closed")
+        self._require_open()
+        assert self._send is not None
         await self._send.send((name, line, entry))
-
-    async def aclose(self) -> None:
-        """Write what is queued, then release everything; closing twice is harmless."""
-        if self._send is not None:
-            send, self._send = self._send, None
-            send.close()  # the writer drains the queue and returns
-        if self._tg is not None:
-            tg, self._tg = self._tg, None
-            await tg.__aexit__(None, None, None)
-        if self._receive is not None and self._files is not None:
-            # cancelled before the writer drained the queue: write the rest here
-            rest: list[_Item] = []
-            while True:
-                try:
-                    rest.append(self._receive.receive_nowait())
-                except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
-                    break
-            if rest:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._files.write, rest)
-                self.written += len(rest)
-        if self._receive is not None:
-            self._receive.close()
-            self._receive = None
-        if self._files is not None:
-            self._files.close()
-            self._files = None
 
     async def _writer(self, receive: MemoryObjectReceiveStream[_Item], files: _Files) -> None:
         async for first in receive:
@@ -162,3 +137,22 @@ class AppendLog:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(files.write, batch)
             self.written += len(batch)
+
+    async def _write_leftovers(
+        self, receive: MemoryObjectReceiveStream[_Item], files: _Files,
+        et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None,
+    ) -> None:
+        """Write what a cancelled writer left queued. After the writer itself failed (the
+        disk refused a write), nothing more is tried, so its error is the one reported."""
+        if e is not None and not isinstance(e, anyio.get_cancelled_exc_class()):
+            return
+        rest: list[_Item] = []
+        while True:
+            try:
+                rest.append(receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                break
+        if rest:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(files.write, rest)
+            self.written += len(rest)

@@ -22,6 +22,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
+import anyio
 import msgspec
 
 from .errors import ReplayMissError
@@ -86,10 +87,51 @@ def recordings(run_dir: str | Path, kind: Literal["llm", "tools"]) -> list[Path]
     return [*([whole] if whole.exists() else []), *sorted(folder.glob(f"{kind}.*.jsonl"))]
 
 
-class Cassette:
-    """The recorded exchanges of one kind, loaded once, appended as the run goes."""
+class _KeyOnly(msgspec.Struct):
+    key: str
 
-    def __init__(self, run_dir: str | Path, kind: Literal["llm", "tools"], mode: CassetteMode,
+
+_KEY_ONLY = msgspec.json.Decoder(_KeyOnly)
+
+
+def _read_recordings(run_dir: str | Path, kind: Literal["llm", "tools"]
+                     ) -> tuple[dict[str, bytes], int]:
+    """Every readable line of the run's recordings of ``kind`` by key, the first line of a key
+    winning, and the number of unreadable lines skipped. Blocking: run it in a thread."""
+    lines: dict[str, bytes] = {}
+    total = 0
+    for path in recordings(run_dir, kind):
+        corrupt = 0
+        try:
+            f = path.open("rb")
+        except FileNotFoundError:
+            continue  # removed since it was listed
+        with f:
+            for line in f:
+                if not line.endswith(b"\n"):
+                    corrupt += 1
+                    continue
+                try:
+                    key = _KEY_ONLY.decode(line).key
+                except msgspec.DecodeError:
+                    corrupt += 1
+                    continue
+                lines.setdefault(key, line)
+        if corrupt:
+            total += corrupt
+            log.warning("skipped %d unreadable line(s) in %s", corrupt, path)
+    return lines, total
+
+
+class Cassette:
+    """The recorded exchanges of one kind, loaded once, appended as the run goes.
+
+    Make one with :meth:`open`, which reads the recordings in a worker thread (a long run's
+    cassette is large, and the event loop must keep serving while it loads); the constructor
+    itself reads nothing.
+    """
+
+    def __init__(self, kind: Literal["llm", "tools"], mode: CassetteMode, *,
                  append: Any = None, part: str | None = None):
         # a run's workers record into parts of their own (llm.w0.jsonl, ...); replay reads all
         self.name = f"cassettes/{kind}.jsonl" if part is None else f"cassettes/{kind}.{part}.jsonl"
@@ -97,28 +139,18 @@ class Cassette:
         self._append = append  # async (name, line) -> None; the run store's writer
         self._lines: dict[str, bytes] = {}
         self.hits = self.misses = self.recorded = self.corrupt = 0
-        if mode in ("replay", "replay-then-live"):
-            for path in recordings(run_dir, kind):
-                self._load(path)
 
-    def _load(self, path: Path) -> None:
-        if not path.exists():
-            return
-        corrupt = 0
-        with path.open("rb") as f:
-            for line in f:
-                if not line.endswith(b"\n"):
-                    corrupt += 1
-                    continue
-                try:
-                    key = msgspec.json.decode(line, type=_KeyOnly).key
-                except msgspec.DecodeError:
-                    corrupt += 1
-                    continue
-                self._lines.setdefault(key, line)
-        if corrupt:
-            self.corrupt += corrupt
-            log.warning("skipped %d unreadable line(s) in %s", corrupt, path)
+    @classmethod
+    async def open(cls, run_dir: str | Path, kind: Literal["llm", "tools"], mode: CassetteMode,
+                   append: Any = None, part: str | None = None) -> Cassette:
+        """The cassette of ``kind`` in ``run_dir``; when ``mode`` replays, every recording of
+        the run (its own and its workers' parts) is loaded, off the event loop."""
+        cassette = cls(kind, mode, append=append, part=part)
+        if cassette.replaying:
+            lines, corrupt = await anyio.to_thread.run_sync(_read_recordings, run_dir, kind)
+            cassette._lines.update(lines)
+            cassette.corrupt = corrupt
+        return cassette
 
     @property
     def replaying(self) -> bool:
@@ -142,10 +174,6 @@ class Cassette:
         if self._append is not None:
             await self._append(self.name, raw)
         self.recorded += 1
-
-
-class _KeyOnly(msgspec.Struct):
-    key: str
 
 
 class RecordedLlm:

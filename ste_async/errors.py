@@ -3,7 +3,8 @@
     SteError
     ├── ConfigError              fix the input: bad config, unknown API, corrupt catalog
     │   ├── UnknownApiError
-    │   └── CatalogError
+    │   ├── CatalogError
+    │   └── ScoreInputError      a prediction file, batch list or label set that cannot be scored
     ├── TransientError           retry with backoff: the fault is on the wire or the server
     │   ├── RateLimitedError     429, carries Retry-After
     │   ├── ServerError          5xx
@@ -13,11 +14,13 @@
     ├── RequestRejectedError     4xx other than 429: retrying cannot help (context too long, ...)
     ├── RetryBudgetExceeded      a transient fault outlived the retry policy
     ├── ReplayMissError          replay mode met a request the cassette does not hold
-    └── StoreError               the run directory cannot be used
+    ├── StoreError               the run directory cannot be used
+    └── LifecycleError           a client or writer used outside its ``async with`` (a bug)
 
 Every error carries the context needed to act on it (endpoint, api, episode id) in its
-message; transport errors from aiohttp and decode errors from msgspec are translated into
-this tree in one place each (``ste_async.llm.client`` and ``ste_async.tools.client``).
+message. Transport errors from aiohttp (and timeouts, and bodies that do not decode as JSON)
+become this tree in one place, ``ste_async._http``; the clients translate the msgspec errors
+of their own reply types. A translated error keeps the original as its ``__cause__``.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ __all__ = (
     "CatalogError",
     "ConfigError",
     "ConnectError",
+    "LifecycleError",
     "MalformedReplyError",
     "RateLimitedError",
     "ReadTimeoutError",
     "ReplayMissError",
     "RequestRejectedError",
     "RetryBudgetExceeded",
+    "ScoreInputError",
     "ServerError",
     "SteError",
     "StoreError",
@@ -56,6 +61,10 @@ class CatalogError(ConfigError):
     """A catalog file that cannot be read as ToolBench or ste_async format."""
 
 
+class ScoreInputError(ConfigError):
+    """A prediction file, batch list or label set that cannot be scored as given."""
+
+
 class TransientError(SteError):
     """A fault that a retry may cure."""
 
@@ -67,6 +76,8 @@ class TransientError(SteError):
 
 class RateLimitedError(TransientError):
     """HTTP 429."""
+
+    status = 429  # like ServerError and RequestRejectedError, so callers can quote it
 
 
 class ServerError(TransientError):
@@ -115,3 +126,8 @@ class ReplayMissError(SteError):
 
 class StoreError(SteError):
     """The run directory is missing, locked or belongs to another configuration."""
+
+
+class LifecycleError(SteError, RuntimeError):
+    """A client, store or writer entered twice, or used before it was entered or after it was
+    closed: a bug in the calling code, so the message says which object and what state."""

@@ -175,7 +175,7 @@ async def open_llm(settings: LlmSettings, urls: Sequence[str], *, seed: int,
     async with contextlib.AsyncExitStack() as stack:
         if record_to is not None:
             log = await stack.enter_async_context(AppendLog(record_to, fsync=False))
-            cassette = Cassette(record_to, "llm", "record", log.append)
+            cassette = await Cassette.open(record_to, "llm", "record", log.append)
         client = await stack.enter_async_context(LlmClient(
             list(urls), model,
             concurrency=settings.concurrency if concurrency is None else concurrency,

@@ -20,13 +20,13 @@ import logging
 import mmap
 import os
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import msgspec
 
 from ._appendlog import AppendLog
+from ._resource import Resource
 from .errors import StoreError
 from .ids import shard_filename
 from .records import EpisodeRecord, encode_record
@@ -187,47 +187,30 @@ def lock_run(run_dir: Path, name: str = ".lock") -> int:
     return fd
 
 
-class RunStore:
+class RunStore(Resource):
     """Owns a run directory while a run writes it: lock, metadata and the writer task."""
 
     def __init__(self, run_dir: str | Path, *, queue_size: int = 4096, lock: str = ".lock"):
         self.dir = Path(run_dir)
         self._lock_name = lock
         self._log = AppendLog(self.dir, queue_size=queue_size)
-        self._lock_fd: int | None = None
-        self._open = False
 
     @property
     def written(self) -> int:
         return self._log.written
 
-    async def __aenter__(self) -> Self:
+    async def _open(self, stack: AsyncExitStack) -> None:
+        """Take the lock, then start the writer; closing writes what is queued, then unlocks."""
         try:
             (self.dir / "episodes").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create run directory {self.dir}: {exc.strerror}") from None
-        self._lock_fd = lock_run(self.dir, self._lock_name)
-        await self._log.__aenter__()
-        self._open = True
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Write what is queued, then release the lock; closing twice is harmless."""
-        self._open = False
-        await self._log.aclose()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            raise StoreError(f"cannot create run directory {self.dir}: {exc.strerror}") from exc
+        stack.callback(os.close, lock_run(self.dir, self._lock_name))
+        await stack.enter_async_context(self._log)
 
     async def append(self, record: EpisodeRecord) -> None:
         """Queue one finished episode; waits only when the writer is far behind."""
-        if not self._open:
-            raise StoreError("the store is closed")
+        self._require_open()
         head = _HEAD_ENCODER.encode(_RecordHead(
             id=record.id, api=record.api, episode=record.episode,
             trials=[_TrialHead(index=t.index, query=t.query, solved=t.solved)
@@ -237,6 +220,5 @@ class RunStore:
 
     async def append_line(self, name: str, line: bytes) -> None:
         """Queue a line for another append-only file of the run (a cassette)."""
-        if not self._open:
-            raise StoreError("the store is closed")
+        self._require_open()
         await self._log.append(name, line)

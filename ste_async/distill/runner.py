@@ -320,7 +320,7 @@ async def distill(
                 async def append(name: str, line: bytes) -> None:
                     await journal.append(f"distill/{name}", line)
 
-                recorder = Cassette(out_dir, "llm", cassette, append)
+                recorder = await Cassette.open(out_dir, "llm", cassette, append)
             async with open_llm(config.llm, llm_urls, seed=config.seed, cassette=recorder,
                                 model=model) as side:
                 llm: Any = side.llm if wrap_llm is None else wrap_llm(side.llm)

@@ -32,7 +32,7 @@ from typing import Any, Literal, cast
 import msgspec
 
 from ..distill.continual import load_batches  # re-exported: score --batches reads it
-from ..errors import ConfigError
+from ..errors import ScoreInputError
 
 __all__ = (
     "JUDGES",
@@ -98,10 +98,6 @@ _INPUT = "Action Input:"
 _ACTION = "Action:"
 _LITERAL_NEWLINE = "\\n"  # the two characters backslash and n, which models often emit
 _REQUIRED_FIELDS = ("model_output", "action", "action_input")
-
-
-class ScoreInputError(ConfigError):
-    """A prediction file, batch list or label set that cannot be scored as given."""
 
 
 class ParsedCall(msgspec.Struct, frozen=True, kw_only=True):

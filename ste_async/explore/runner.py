@@ -13,14 +13,13 @@ from collections.abc import Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
 import msgspec
 
 from ..cassette import Cassette, CassetteMode, RecordedLlm, RecordedTools
 from ..catalog import ApiSpec, load_catalog
 from ..config import ExploreConfig
-from ..errors import ConfigError, SteError, StoreError
+from ..errors import ConfigError, RequestRejectedError, SteError, StoreError, TransientError
 from ..ids import episode_id
 from ..llm import LlmClient
 from ..llm.preflight import checked_model, context_window, estimate_longest_prompt
@@ -116,7 +115,7 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
         try:
             with anyio.fail_after(connect_s):
                 offered = {a["name"] for a in await tools.list_apis()}
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except (TransientError, RequestRejectedError, TimeoutError, OSError) as exc:
             raise ConfigError(
                 f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
                 "`ste-async serve-tools` or leave out --tools-url to run it in-process"
@@ -218,8 +217,8 @@ async def explore(
         if replay_from is not None:
             source = load_run_meta(replay_from)
             write_run_meta(run_dir, card(source.model, "off"))
-            llm = RecordedLlm(None, Cassette(replay_from, "llm", "replay"), source.model)
-            tools = RecordedTools(None, Cassette(replay_from, "tools", "replay"))
+            llm = RecordedLlm(None, await Cassette.open(replay_from, "llm", "replay"), source.model)
+            tools = RecordedTools(None, await Cassette.open(replay_from, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
             await _drive(explorer, None, metrics, display, handle_signals, reporter)
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
@@ -231,7 +230,7 @@ async def explore(
             write_run_meta(run_dir, card(model, cassette))
         else:
             model = worker.model
-        recorder = None if cassette == "off" else Cassette(
+        recorder = None if cassette == "off" else await Cassette.open(
             run_dir, "llm", cassette, store.append_line, part)
         async with (
             ToolClient(endpoints.tools_url, concurrency=config.tool_concurrency,
@@ -242,7 +241,7 @@ async def explore(
         ):
             tool_side: ToolClient | RecordedTools = tool_client
             if cassette != "off":
-                tool_side = RecordedTools(tool_client, Cassette(
+                tool_side = RecordedTools(tool_client, await Cassette.open(
                     run_dir, "tools", cassette, store.append_line, part))
             explorer = Explorer(config, specs, pending, memory, side.llm, tool_side, store,
                                 metrics)

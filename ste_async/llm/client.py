@@ -14,17 +14,23 @@ import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from contextlib import AsyncExitStack
+from typing import Any, Literal
 
-import aiohttp
 import anyio
 import msgspec
-from anyio.abc import TaskGroup
 
-from .._http import make_session, post_bytes, with_retries
+from .._http import Session, close_session, get_text, make_session, post_bytes, with_retries
+from .._resource import Resource
 from ..config import RetryConfig, Timeouts
-from ..errors import ConfigError, MalformedReplyError, TransientError
+from ..errors import (
+    ConfigError,
+    ConnectError,
+    MalformedReplyError,
+    ReadTimeoutError,
+    SteError,
+    TransientError,
+)
 from .adaptive import AdaptiveLimiter
 
 __all__ = ("Completion", "LlmClient", "Message", "encode_chat_request")
@@ -106,8 +112,12 @@ class _Endpoint:
         self.down_until = 0.0
 
 
-class LlmClient:
-    """Async context manager; :meth:`complete` is the only call the engine makes."""
+class LlmClient(Resource):
+    """Async context manager; :meth:`complete` is the only call the engine makes.
+
+    While open it owns one pooled session and, with ``concurrency="auto"``, a task group
+    whose task reads the servers' queue; closing stops that task, then closes the session.
+    """
 
     COOL_DOWN_S = 5.0
     FAILURES_TO_DOWN = 3
@@ -139,41 +149,26 @@ class LlmClient:
             # fast_acquire: an uncontended acquire does not yield to the event loop
             self._limiter = anyio.Semaphore(concurrency, fast_acquire=True)
             self._concurrency = concurrency
-        self._tg: TaskGroup | None = None
         self._timeouts = timeouts
         self._retry = retry
         self._rng = random.Random(seed)
         key = os.environ.get(api_key_env, "")
         self._headers = {"Authorization": f"Bearer {key}"} if key else None
-        self._session: aiohttp.ClientSession | None = None
+        self._session: Session | None = None
         self.retries: Counter[str] = Counter()
         self.waiting_since: float | None = None  # set while calls back off on a failing server
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.calls = 0
 
-    async def __aenter__(self) -> Self:
-        self._session = make_session(self._concurrency, self._timeouts, self._headers)
+    async def _open(self, stack: AsyncExitStack) -> None:
+        session = make_session(self._concurrency, self._timeouts, self._headers)
+        stack.push_async_callback(close_session, session)
+        self._session = session
         if self._adaptive is not None:
-            self._tg = anyio.create_task_group()
-            await self._tg.__aenter__()
-            self._tg.start_soon(self._watch_server_queue)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._tg is not None:
-            tg, self._tg = self._tg, None
-            tg.cancel_scope.cancel()
-            await tg.__aexit__(None, None, None)
-        if self._session is not None:
-            session, self._session = self._session, None
-            with anyio.CancelScope(shield=True):
-                await session.close()
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)  # released first: stop the reader
+            tg.start_soon(self._watch_server_queue, session, self._adaptive)
 
     @property
     def in_flight(self) -> int:
@@ -194,25 +189,26 @@ class LlmClient:
         """Requests allowed in flight now (it moves with ``concurrency="auto"``)."""
         return int(self._adaptive.limit) if self._adaptive is not None else self._concurrency
 
-    async def _watch_server_queue(self) -> None:
-        """Read the servers' own queue length (vLLM's /metrics) once a second, if they have one."""
-        assert self._session is not None and self._adaptive is not None
+    async def _watch_server_queue(self, session: Session, adaptive: AdaptiveLimiter) -> None:
+        """Read the servers' own queue length (vLLM's /metrics) every ``metrics_interval_s``,
+        from the servers that publish one."""
         urls = [e.url.removesuffix("/v1/chat/completions") + "/metrics" for e in self._endpoints]
         while urls:
             total, readable = 0, []
             for url in urls:
                 try:
-                    async with self._session.get(url) as resp:
-                        text = await resp.text() if resp.status == 200 else ""
-                except (aiohttp.ClientError, TimeoutError):
+                    text = await get_text(session, url)
+                except (ConnectError, ReadTimeoutError):
                     readable.append(url)  # down for now; the retry logic handles it
                     continue
+                except SteError:
+                    continue  # an error status or a body that is not text: no metrics here
                 found = _WAITING.findall(text)
                 if found:
                     total += sum(int(float(v)) for v in found)
                     readable.append(url)
             urls = readable
-            self._adaptive.server_sample(total if urls else None)
+            adaptive.server_sample(total if urls else None)
             await anyio.sleep(self.metrics_interval_s)
 
     def calls_per_endpoint(self) -> dict[str, int]:
@@ -256,6 +252,7 @@ class LlmClient:
 
     async def send(self, body: bytes, *, affinity: str | None = None) -> Completion:
         """Send an encoded request (see :func:`encode_chat_request`)."""
+        self._require_open()
         started = time.monotonic()
         async with self._limiter:
             admitted = time.monotonic()
@@ -288,7 +285,8 @@ class LlmClient:
         )
 
     async def _attempt(self, body: bytes, affinity: str | None) -> tuple[_ChatReply, str]:
-        assert self._session is not None, "LlmClient used outside 'async with'"
+        self._require_open()  # a retry may come after the client was closed
+        assert self._session is not None
         endpoint = self._pick(affinity)
         endpoint.in_flight += 1
         try:
@@ -309,7 +307,7 @@ class LlmClient:
             raise MalformedReplyError(
                 f"{endpoint.url} sent a reply that is not a chat completion: {exc}",
                 endpoint=endpoint.url,
-            ) from None
+            ) from exc
 
     def _on_retry(self, exc: TransientError, delay: float) -> None:
         self.retries[type(exc).__name__] += 1

@@ -25,11 +25,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Self
 
-import aiohttp
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
-from ..errors import ConfigError
+from .._http import one_off_session, request
+from ..errors import ConfigError, TransientError
 
 __all__ = ("LocalServer", "dies_with_parent", "free_port", "read_lines", "serve_all", "stop_group")
 
@@ -134,18 +134,17 @@ class LocalServer:
         assert process is not None, "wait_ready() runs inside running()"
         started = time.monotonic()
         deadline = started + self.startup_timeout
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+        async with one_off_session(2) as session:
             while True:
                 if process.returncode is not None:
                     await anyio.sleep(0.2)  # let the pump read the last words
                     raise ConfigError(f"{self.kind} exited with status {process.returncode} "
                                       f"while starting; its last output:\n{self.tail()}")
                 try:
-                    async with session.get(f"{self.url}/health") as reply:
-                        if reply.status == 200:
-                            break
-                except (aiohttp.ClientError, TimeoutError):
-                    pass
+                    if (await request(session, "GET", f"{self.url}/health")).status == 200:
+                        break
+                except TransientError:
+                    pass  # not listening yet, or too busy loading to answer
                 if time.monotonic() > deadline:
                     raise ConfigError(f"{self.kind} did not become ready within "
                                       f"{self.startup_timeout:.0f} s; its last output:\n{self.tail()}")

@@ -5,10 +5,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aiohttp
 import orjson
 
-from ..errors import ConfigError
+from .._http import (
+    Reply,
+    Session,
+    decode_json,
+    get_json,
+    one_off_session,
+    raise_for_status,
+    request,
+)
+from ..errors import (
+    ConfigError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerError,
+    SteError,
+    TransientError,
+)
 
 __all__ = (
     "check_chat_template",
@@ -26,23 +41,21 @@ async def resolve_model(urls: Sequence[str], model: str, connect_s: float) -> st
     reached, or a model it does not serve, is one clear line (a ConfigError).
     """
     offered: list[str] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+    async with one_off_session(connect_s) as session:
         for url in urls:
             try:
-                async with session.get(url.rstrip("/") + "/v1/models") as resp:
-                    resp.raise_for_status()
-                    data = await resp.json(content_type=None)
-            except aiohttp.ClientResponseError as exc:
+                data = await get_json(session, url.rstrip("/") + "/v1/models")
+            except (RateLimitedError, ServerError, RequestRejectedError) as exc:
                 raise ConfigError(
                     f"LLM server {url} answered HTTP {exc.status} to GET /v1/models; is it an "
                     "OpenAI-compatible server?"
-                ) from None
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+                ) from exc
+            except TransientError as exc:
                 raise ConfigError(
                     f"LLM server {url} is unreachable ({type(exc).__name__}); start one "
                     "(for example `vllm serve MODEL --enable-prefix-caching`, or "
                     "`ste-async serve-llm`) or run with --llm mock"
-                ) from None
+                ) from exc
             if isinstance(data, dict):
                 offered += [str(m.get("id")) for m in data.get("data", []) if isinstance(m, dict)]
     if model == "default":
@@ -76,12 +89,12 @@ async def check_chat_template(urls: Sequence[str], model: str, connect_s: float)
     with neither route, or that wants credentials for them, is not checked.
     """
     messages = [{"role": role, "content": text} for role, text in _PROBE]
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+    async with one_off_session(connect_s) as session:
         for url in urls:
             base = url.rstrip("/")
             try:
                 prompt = await _render(session, base, model, messages)
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+            except TransientError:
                 continue  # reachability is resolve_model's to report
             if prompt is None:
                 continue
@@ -98,32 +111,35 @@ async def check_chat_template(urls: Sequence[str], model: str, connect_s: float)
                                   "messages of a conversation")
 
 
-async def _render(session: aiohttp.ClientSession, base: str, model: str,
+async def _render(session: Session, base: str, model: str,
                   messages: list[dict[str, str]]) -> str | None:
     """The prompt the server's template makes of ``messages``; None if it cannot say."""
-    async with session.post(f"{base}/apply-template", json={"messages": messages}) as resp:
-        if resp.status not in _UNCHECKABLE:
-            return _prompt_of(await _json_or_refusal(resp, base, model))
-    request = {"model": model, "messages": messages, "add_generation_prompt": True}
-    async with session.post(f"{base}/tokenize", json=request) as resp:
-        if resp.status in _UNCHECKABLE:
-            return None
-        tokens = (await _json_or_refusal(resp, base, model)).get("tokens")
+    url = f"{base}/apply-template"
+    reply = await request(session, "POST", url, json={"messages": messages})
+    if reply.status not in _UNCHECKABLE:
+        return _prompt_of(_json_or_refusal(reply, url, base, model))
+    url = f"{base}/tokenize"
+    reply = await request(session, "POST", url, json={
+        "model": model, "messages": messages, "add_generation_prompt": True})
+    if reply.status in _UNCHECKABLE:
+        return None
+    tokens = _json_or_refusal(reply, url, base, model).get("tokens")
     if not isinstance(tokens, list) or not tokens:
         return None
-    async with session.post(f"{base}/detokenize", json={"model": model, "tokens": tokens}) as resp:
-        if resp.status in _UNCHECKABLE:
-            return None
-        return _prompt_of(await _json_or_refusal(resp, base, model))
+    url = f"{base}/detokenize"
+    reply = await request(session, "POST", url, json={"model": model, "tokens": tokens})
+    if reply.status in _UNCHECKABLE:
+        return None
+    return _prompt_of(_json_or_refusal(reply, url, base, model))
 
 
-async def _json_or_refusal(resp: aiohttp.ClientResponse, base: str, model: str) -> dict[str, Any]:
-    body = await resp.read()
-    if 400 <= resp.status < 500:
+def _json_or_refusal(reply: Reply, url: str, base: str, model: str) -> dict[str, Any]:
+    """The JSON object of a successful reply; a 4xx is the template refusing (a ConfigError),
+    a 5xx or a body that is not JSON a transient error."""
+    if 400 <= reply.status < 500:
         raise ConfigError(f"the chat template of {model!r} at {base} cannot render a "
-                          f"conversation: HTTP {resp.status}: {_error_text(body)}")
-    resp.raise_for_status()
-    data = orjson.loads(body)
+                          f"conversation: HTTP {reply.status}: {_error_text(reply.body)}")
+    data = decode_json(raise_for_status(reply, url), url)
     return data if isinstance(data, dict) else {}
 
 
@@ -156,23 +172,30 @@ async def context_window(urls: Sequence[str], model: str, connect_s: float) -> i
     reports one (vLLM lists ``max_model_len`` in /v1/models; llama.cpp's server gives each
     slot's ``n_ctx`` in /props)."""
     found: list[int] = []
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=connect_s)) as session:
+    async with one_off_session(connect_s) as session:
         for url in urls:
             base = url.rstrip("/")
             try:
-                async with session.get(base + "/v1/models") as resp:
-                    data = await resp.json(content_type=None) if resp.status == 200 else {}
+                data = await _json_if_ok(session, base + "/v1/models")
                 for m in data.get("data", []) if isinstance(data, dict) else []:
                     if isinstance(m, dict) and m.get("id") == model and m.get("max_model_len"):
                         found.append(int(m["max_model_len"]))
-                async with session.get(base + "/props") as resp:
-                    props = await resp.json(content_type=None) if resp.status == 200 else {}
-                n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
+                props = await _json_if_ok(session, base + "/props")
+                settings = props.get("default_generation_settings") if isinstance(
+                    props, dict) else None
+                n_ctx = settings.get("n_ctx") if isinstance(settings, dict) else None
                 if n_ctx:
                     found.append(int(n_ctx))
-            except (aiohttp.ClientError, TimeoutError, OSError, ValueError, AttributeError):
-                continue
+            except (SteError, ValueError, TypeError):
+                continue  # best effort: a server that cannot say is not counted
     return min(found) if found else None
+
+
+async def _json_if_ok(session: Session, url: str) -> Any:
+    """The decoded JSON of a 200 reply; {} for an empty body or any other status (the route
+    is optional)."""
+    reply = await request(session, "GET", url)
+    return decode_json(reply.body, url) if reply.status == 200 and reply.body.strip() else {}
 
 
 def estimate_longest_prompt(*, description_chars: int, episodes: int, trials: int,

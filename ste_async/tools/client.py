@@ -11,15 +11,15 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from types import TracebackType
-from typing import Any, Literal, Self
+from contextlib import AsyncExitStack
+from typing import Any, Literal
 
-import aiohttp
 import anyio
 import msgspec
 import orjson
 
-from .._http import make_session, post_bytes, with_retries
+from .._http import Session, close_session, get_json, make_session, post_bytes, with_retries
+from .._resource import Resource
 from ..config import RetryConfig, Timeouts
 from ..errors import MalformedReplyError, RetryBudgetExceeded, TransientError
 
@@ -62,7 +62,7 @@ def render_observation(outcome: ToolOutcome, limit: int) -> str:
     return text[:limit]
 
 
-class ToolClient:
+class ToolClient(Resource):
     """Async context manager around one pooled session to the tool server."""
 
     def __init__(
@@ -82,42 +82,38 @@ class ToolClient:
         self._timeouts = timeouts
         self._retry = retry
         self._rng = random.Random(seed ^ 0x5EED)
-        self._session: aiohttp.ClientSession | None = None
+        self._session: Session | None = None
         self.retries: Counter[str] = Counter()
         self.calls = 0
         self.unavailable = 0
 
-    async def __aenter__(self) -> Self:
-        self._session = make_session(self._concurrency, self._timeouts)
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            with anyio.CancelScope(shield=True):
-                await session.close()
+    async def _open(self, stack: AsyncExitStack) -> None:
+        session = make_session(self._concurrency, self._timeouts)
+        stack.push_async_callback(close_session, session)
+        self._session = session
 
     @property
     def in_flight(self) -> int:
         return self._concurrency - self._limiter.value
 
     async def list_apis(self) -> list[dict[str, Any]]:
+        """The APIs the server offers, asked once and not retried (a preflight check).
+
+        Raises :class:`ConnectError` or :class:`ReadTimeoutError` when the server cannot be
+        reached, :class:`ServerError` or :class:`RequestRejectedError` for an error status,
+        and :class:`MalformedReplyError` for a body that is not JSON.
+        """
+        self._require_open()
         assert self._session is not None
-        async with self._session.get(self.url + "/apis") as resp:
-            resp.raise_for_status()
-            apis: list[dict[str, Any]] = orjson.loads(await resp.read())
-            return apis
+        apis: list[dict[str, Any]] = await get_json(self._session, self.url + "/apis")
+        return apis
 
     async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
         """Call ``api`` with ``args``; never raises for a fault of the tool or the wire.
 
         ``context`` names the call's place in the protocol; only recorders use it.
         """
+        self._require_open()
         body = orjson.dumps({"api": api, "args": args})
         started = time.monotonic()
         self.calls += 1
@@ -148,7 +144,8 @@ class ToolClient:
         )
 
     async def _attempt(self, body: bytes) -> tuple[int, str]:
-        assert self._session is not None, "ToolClient used outside 'async with'"
+        self._require_open()  # a retry may come after the client was closed
+        assert self._session is not None
         raw = await post_bytes(self._session, self._call_url, body)
         try:
             envelope = _ENVELOPE.decode(raw)
@@ -156,7 +153,7 @@ class ToolClient:
             raise MalformedReplyError(
                 f"{self._call_url} sent a body that is not a tool answer: {exc}",
                 endpoint=self._call_url,
-            ) from None
+            ) from exc
         return envelope.status, bytes(envelope.body).decode("utf-8", "replace")
 
     def _on_retry(self, exc: TransientError, delay: float) -> None:
