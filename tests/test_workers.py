@@ -119,3 +119,28 @@ def test_ctrl_c_drains_every_worker(tmp_path: Path) -> None:
     assert "continue with --resume" in err and "run directory:" in out
     assert not _workers_of(run)
     assert len(scan_run(run).heads) < 40
+
+
+def test_an_interrupt_waits_for_a_worker_that_is_still_starting() -> None:
+    from ste_async.explore.workers import _Interrupts
+
+    class Child:
+        returncode: int | None = None
+
+        def __init__(self) -> None:
+            self.sent: list[int] = []
+
+        def send_signal(self, sig: int) -> None:
+            self.sent.append(sig)
+
+    started, starting, ended = Child(), Child(), Child()
+    ended.returncode = 0
+    interrupts = _Interrupts(3)
+    interrupts.started(started, 0)  # type: ignore[arg-type]
+    for index, child in enumerate((started, starting, ended)):
+        interrupts.send(child, index)  # type: ignore[arg-type]
+    assert started.sent == [signal.SIGINT] and starting.sent == [] and ended.sent == []
+    interrupts.started(starting, 1)  # type: ignore[arg-type]  # its first report came in
+    assert starting.sent == [signal.SIGINT]
+    interrupts.started(starting, 1)  # type: ignore[arg-type]  # later reports owe nothing
+    assert starting.sent == [signal.SIGINT]

@@ -136,6 +136,7 @@ async def explore_in_workers(
         codes: list[int | None] = [None] * len(groups)
         metrics = Metrics(total_episodes=total, already_done=already)
         processes: list[Process] = []
+        signals = _Interrupts(len(groups))
         try:
             for index, apis in enumerate(groups):
                 spec = WorkerSpec(role=WorkerRole(index=index, model=model),
@@ -144,12 +145,13 @@ async def explore_in_workers(
                 processes.append(await _start(spec))
             async with anyio.create_task_group() as tg:
                 if handle_signals:
-                    tg.start_soon(_forward_signals, processes)
+                    tg.start_soon(_forward_signals, processes, signals)
                 if display:
                     tg.start_soon(progress_loop, metrics, lambda: _sum_live(reports))
                 async with anyio.create_task_group() as watchers:
                     for index, process in enumerate(processes):
-                        watchers.start_soon(_watch, process, reports, codes, index, metrics)
+                        watchers.start_soon(_watch, process, reports, codes, index, metrics,
+                                            signals)
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -166,8 +168,36 @@ async def _start(spec: WorkerSpec) -> Process:
         stderr=None, start_new_session=sys.platform != "win32")
 
 
+class _Interrupts:
+    """Ctrl-C for the workers, held back from a worker until it can take it.
+
+    A worker handles SIGINT (finish the episodes in flight) only once its run has started;
+    one that is still starting would die of it. Its first report says it has started, so an
+    interrupt that arrives before then is delivered with that report.
+    """
+
+    def __init__(self, workers: int):
+        self.listening = [False] * workers
+        self.owed = [0] * workers
+
+    def send(self, process: Process, index: int) -> None:
+        if process.returncode is not None:
+            return
+        if self.listening[index]:
+            process.send_signal(signal.SIGINT)
+        else:
+            self.owed[index] += 1
+
+    def started(self, process: Process, index: int) -> None:
+        if not self.listening[index]:
+            self.listening[index] = True
+            for _ in range(self.owed[index]):
+                self.send(process, index)
+            self.owed[index] = 0
+
+
 async def _watch(process: Process, reports: list[_Report], codes: list[int | None], index: int,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, signals: _Interrupts) -> None:
     """Read a worker's progress lines until it ends, then note its exit status."""
     assert process.stdout is not None
     decoder = msgspec.json.Decoder(_Report)
@@ -176,20 +206,20 @@ async def _watch(process: Process, reports: list[_Report], codes: list[int | Non
             reports[index] = decoder.decode(line)
         except msgspec.DecodeError:
             continue  # not a report: a stray print
+        signals.started(process, index)
         metrics.done = metrics.resumed + sum(r.done for r in reports)
         metrics.running = sum(r.running for r in reports)
         metrics.failed = sum(r.failed for r in reports)
     codes[index] = await process.wait()
 
 
-async def _forward_signals(processes: Sequence[Process]) -> None:
+async def _forward_signals(processes: Sequence[Process], interrupts: _Interrupts) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             print("\ninterrupted: the workers finish the episodes in flight (interrupt again "
                   "to stop now)", file=sys.stderr)
-            for process in processes:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGINT)
+            for index, process in enumerate(processes):
+                interrupts.send(process, index)
 
 
 def _sum_live(reports: Sequence[_Report]) -> Live:
@@ -226,12 +256,14 @@ def _outcome(run_dir: Path, total: int, already: int, reports: Sequence[_Report]
 
 def _reporter(out: Callable[[bytes], object]) -> Reporter:
     async def report(metrics: Metrics, live: Callable[[], Live]) -> None:
+        # the first report goes out at once: it tells the parent the run (and its Ctrl-C
+        # handler, started before this task) is up
         encoder = msgspec.json.Encoder()
         while True:
-            await anyio.sleep(_REPORT_EVERY)
             out(encoder.encode(_Report(done=metrics.done - metrics.resumed,
                                        running=metrics.running, failed=metrics.failed,
                                        live=live())) + b"\n")
+            await anyio.sleep(_REPORT_EVERY)
 
     return report
 
