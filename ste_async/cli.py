@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ("build_parser", "main")
 
+
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""
     if value is None or value == "all":
@@ -35,6 +36,9 @@ def _api_list(value: str | None) -> tuple[str, ...] | None:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read API list {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"API list {path} is not UTF-8 text (byte {exc.start}: "
+                              f"{exc.reason})") from None
         if text.lstrip().startswith("["):
             try:
                 names = msgspec.json.decode(text, type=list[str])
@@ -42,9 +46,14 @@ def _api_list(value: str | None) -> tuple[str, ...] | None:
                 raise ConfigError(f"API list {path}: {exc}") from None
         else:
             names = [line.strip() for line in text.splitlines() if line.strip()]
+        if not names:
+            raise ConfigError(f"API list {path} names no API (use --apis all for every API)")
         return tuple(names)
     # API names may contain commas? none of the catalog's do; "%%" and spaces are fine
-    return tuple(n.strip() for n in value.split(",") if n.strip())
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--apis {value!r} names no API (use --apis all for every API)")
+    return tuple(names)
 
 
 async def _until_signalled() -> None:
@@ -98,9 +107,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                         "grammar (default: on for the embedded model, off otherwise)")
     p.add_argument("--mock-latency-ms", type=float, default=0.0)
     p.add_argument("--mock-error-rate", type=float, default=0.2)
-    p.add_argument("--cassette", choices=CASSETTE_MODES, default="record",
-                   help="record every exchange (default; --resume then replays them), "
-                        "replay offline, or off")
+    p.add_argument("--cassette", choices=CASSETTE_MODES, default=None,
+                   help="record every exchange (default: record; a --resume keeps the run's "
+                        "choice and replays what was recorded), replay offline, or off")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_cmd_explore)
 
@@ -117,15 +126,21 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         "ltm", "stm", "reflection", "constrain_actions")}
     overrides["apis"] = _api_list(args.apis)
     overrides["llm_urls"] = tuple(args.llm_urls) if args.llm_urls else None
-    config = load_explore_config(args.config, **overrides)
+    # a resume continues the recorded settings: what is given here changes them (and
+    # changing one that decides the episodes is refused below)
+    old = read_run_meta(args.out)
+    recorded = old if args.resume else None
+    config = load_explore_config(args.config, base=recorded.config if recorded else None,
+                                 **overrides)
+    cassette = args.cassette or (recorded.cassette if recorded else "record")
     mock = None
     if args.llm == "mock":
         mock = mock_llm_config(latency_ms=args.mock_latency_ms, error_rate=args.mock_error_rate)
     choice = LlmChoice(urls=config.llm.urls, mock=mock, embedded_default=True)
     # refuse a directory that cannot be continued before any server is started
     will_embed = mock is None and not config.llm.urls
-    check_resume(read_run_meta(args.out), resolve(config, Endpoints(llm_urls=(),
-                 embedded=will_embed)), args.out, args.resume)
+    check_resume(old, resolve(config, Endpoints(llm_urls=(), embedded=will_embed)), args.out,
+                 args.resume, cassette)
     n_apis = len(config.apis) if config.apis else "all"
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
           f"-> {args.out}", file=sys.stderr)
@@ -138,9 +153,9 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
                 return await explore_in_workers(
                     config, args.out, args.workers, endpoints, resume=args.resume,
-                    cassette=args.cassette, display=not args.quiet)
+                    cassette=cassette, display=not args.quiet)
             return await explore(config, args.out, endpoints, resume=args.resume,
-                                 cassette=args.cassette, display=not args.quiet)
+                                 cassette=cassette, display=not args.quiet)
 
     outcome = run_async(run)
     print(outcome.metrics.summary())

@@ -164,27 +164,43 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         return out
 
 
-def load_explore_config(path: str | Path | None, **overrides: Any) -> ExploreConfig:
-    """Read ``[explore]`` (or the top level) of a TOML file, then apply non-None overrides."""
-    data: dict[str, Any] = {}
+def _merged(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``changes`` applied; the nested LLM table is merged key by key."""
+    out = {**data, **{k: v for k, v in changes.items() if k != "llm"}}
+    if "llm" in changes:
+        llm = changes["llm"]
+        out["llm"] = {**(data.get("llm") or {}), **llm} if isinstance(llm, dict) else llm
+    return out
+
+
+def load_explore_config(path: str | Path | None, *, base: ExploreConfig | None = None,
+                        **overrides: Any) -> ExploreConfig:
+    """Read ``[explore]`` (or the top level) of a TOML file, then apply non-None overrides.
+
+    ``base`` (a resumed run's recorded settings) is what the file and the overrides change;
+    without it they change the defaults.
+    """
+    data: dict[str, Any] = base.to_builtins() if base is not None else {}
     if path is not None:
         path = Path(path)
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config {path} is not UTF-8 text (byte {exc.start}: "
+                              f"{exc.reason})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config {path} is not valid TOML: {exc}") from None
         table = raw.get("explore", raw)
         if not isinstance(table, dict):
             raise ConfigError(f"config {path}: [explore] must be a table, got "
                               f"{type(table).__name__}")
-        data = nest_llm_settings(dict(table))
-        data.pop("tools", None)
-    given = nest_llm_settings({k: v for k, v in overrides.items() if v is not None})
-    data.update({k: v for k, v in given.items() if k != "llm"})
-    if "llm" in given:
-        data["llm"] = {**(data.get("llm") or {}), **given["llm"]}
+        table = nest_llm_settings(dict(table))
+        table.pop("tools", None)
+        data = _merged(data, table)
+    data = _merged(data, nest_llm_settings({k: v for k, v in overrides.items()
+                                            if v is not None}))
     where = f"config {path}" if path is not None else "options"
     try:
         return msgspec.convert(data, ExploreConfig)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "NO_LLM_HINT",
+    "base_url",
     "LlmChoice",
     "llm_servers",
     "local_servers",
@@ -65,6 +66,13 @@ def mock_llm_config(**settings: float | int | str) -> MockLlmConfig:
         raise ConfigError(f"mock LLM: {exc}") from None
 
 
+def base_url(url: str) -> str:
+    """A server's base URL as the engine uses it: without a trailing slash or ``/v1`` (the
+    form the openai SDK and ``serve-llm`` print), since the engine adds ``/v1/...`` itself."""
+    url = url.rstrip("/")
+    return url.removesuffix("/v1").rstrip("/") if url.endswith("/v1") else url
+
+
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -79,7 +87,7 @@ async def llm_servers(choice: LlmChoice) -> AsyncIterator[tuple[tuple[str, ...],
         async with serve_mock_llm(choice.mock) as url:
             yield (url,), False
     elif choice.urls:
-        yield choice.urls, False
+        yield tuple(base_url(u) for u in choice.urls), False
     elif choice.embedded_default:
         from .llm.embedded import EmbeddedServer
 

@@ -43,15 +43,17 @@ __all__ = (
     "locked",
     "open_llm",
     "read_run_meta",
+    "recording_policy",
     "write_run_meta",
 )
 
 RUN_SCHEMA = 2  # 1: the LLM settings at the top of "config"; 2: nested under "config.llm"
 
-# settings that decide what an episode is; a resumed run must agree on every one
-PROTOCOL_SETTINGS = ("constrain_actions", "trials", "max_turn", "temperature", "max_tokens",
-                     "ltm", "stm", "reflection", "lanes", "seed", "observation_max_chars",
-                     "catalog")
+# settings that decide what an episode is, and which episodes the run holds: a resumed run
+# must agree on every one (the README's resume table lists them, and what may change)
+PROTOCOL_SETTINGS = ("apis", "catalog", "constrain_actions", "trials", "max_turn",
+                     "temperature", "max_tokens", "ltm", "stm", "reflection", "lanes", "seed",
+                     "observation_max_chars")
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,23 +117,44 @@ def write_run_meta(run_dir: str | Path, meta: RunMeta) -> None:
     write_json_atomic(Path(run_dir) / "run.json", meta, pretty=True)
 
 
-def check_resume(old: RunMeta | None, config: ExploreConfig, run_dir: Path,
-                 resume: bool) -> None:
+def _holds_episodes(run_dir: Path) -> bool:
+    folder = run_dir / "episodes"
+    return folder.is_dir() and any(p.stat().st_size for p in folder.glob("*.jsonl"))
+
+
+def recording_policy(mode: CassetteMode) -> CassetteMode:
+    """What a run's card says of its recording: a resumed ``record`` run (which replays, then
+    records) is still a recorded run."""
+    return "record" if mode == "replay-then-live" else mode
+
+
+def check_resume(old: RunMeta | None, config: ExploreConfig, run_dir: Path, resume: bool,
+                 cassette: CassetteMode | None = None) -> None:
     """A directory that holds a run is continued only with ``resume``, and only with the
-    protocol settings it was run with (the requested model included)."""
+    protocol settings it was run with (the requested model and the recording included); the
+    episodes per API may grow, never shrink. Episodes without a run card (a run that died
+    before writing it, files copied in) are adopted only with ``resume``."""
     if old is None:
+        if not resume and _holds_episodes(run_dir):
+            raise StoreError(f"{run_dir} holds episodes but no run.json; pass --resume to "
+                             "adopt them with this run's settings, or choose another --out")
         return
     if not resume:
         raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
                          "or choose another --out")
     pairs = [(key, getattr(old.config, key), getattr(config, key)) for key in PROTOCOL_SETTINGS]
     pairs.append(("model", old.config.llm.model, config.llm.model))
+    if cassette is not None:
+        pairs.append(("cassette", recording_policy(old.cassette), recording_policy(cassette)))
     for key, was, now in pairs:
         if was != now:
             raise StoreError(
                 f"{run_dir} was run with {key}={was!r}; this run has {key}={now!r}. "
                 "Resume with the same settings, or write to another --out."
             )
+    if config.episodes < old.config.episodes:
+        raise StoreError(f"{run_dir} was run with episodes={old.config.episodes}; a resume "
+                         f"may add episodes, not drop them (asked: {config.episodes})")
 
 
 def cassette_mode(requested: CassetteMode, resume: bool) -> CassetteMode:

@@ -155,3 +155,75 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.startswith("ste-async 0.")
+
+
+def _explore(run: Path, *extra: str) -> int:
+    return main(["explore", "--llm", "mock", "--apis", "add_date,forecast_weather",
+                 "--trials", "1", "--out", str(run), "--quiet", *extra])
+
+
+def test_a_resume_continues_the_recorded_settings(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert _explore(run, "--episodes", "2") == 0
+    # no --episodes: the run keeps its 2 per API (the default, 15, is not silently applied)
+    assert _explore(run, "--resume") == 0
+    assert len(scan_run(run).heads) == 4
+    card = json.loads((run / "run.json").read_text())
+    assert card["config"]["episodes"] == 2 and card["cassette"] == "record"
+    assert _explore(run, "--resume", "--episodes", "3") == 0  # more episodes: allowed
+    assert len(scan_run(run).heads) == 6
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (["--episodes", "1"], "may add episodes, not drop them"),
+    (["--apis", "add_date"], "apis="),
+    (["--cassette", "off"], "cassette='record'; this run has cassette='off'"),
+    (["--trials", "2"], "trials=1; this run has trials=2"),
+])
+def test_a_resume_that_contradicts_the_run_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], change: list[str],
+        needle: str) -> None:
+    run = tmp_path / "run"
+    assert _explore(run, "--episodes", "2") == 0
+    before = (run / "run.json").read_bytes()
+    argv = ["explore", "--llm", "mock", "--out", str(run), "--quiet", "--resume", *change]
+    if "--apis" not in change:
+        argv += ["--apis", "add_date,forecast_weather"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+    assert (run / "run.json").read_bytes() == before  # the card still describes the run
+
+
+def test_episodes_without_a_run_card_are_adopted_only_with_resume(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert _explore(run, "--episodes", "1") == 0
+    (run / "run.json").unlink()
+    assert _explore(run, "--episodes", "1") == 2
+    assert "holds episodes but no run.json" in capsys.readouterr().err
+    assert _explore(run, "--episodes", "2", "--resume") == 0
+    assert len(scan_run(run).heads) == 4 and (run / "run.json").exists()
+
+
+@pytest.mark.parametrize("apis", [",", " , ", "@empty.txt"])
+def test_an_empty_api_selection_is_an_error(tmp_path: Path, apis: str,
+                                            capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.txt").write_text("\n\n")
+    assert main(["explore", "--llm", "mock", "--apis", apis, "--out", "r", "--quiet"]) == 2
+    assert "names no API" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_config_or_api_list_that_is_not_utf8_is_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"[explore]\nepisodes = 1 # \xff\xfe\n")
+    assert main(["explore", "--config", str(bad), "--llm", "mock", "--quiet"]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    names = tmp_path / "apis.txt"
+    names.write_bytes(b"add_date\n\xff\n")
+    assert main(["explore", "--apis", f"@{names}", "--llm", "mock", "--quiet"]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from ste_async.cli import main
 from ste_async.config import ExploreConfig, LlmSettings, load_explore_config
 from ste_async.errors import ConfigError, StoreError
 from ste_async.explore.runner import explore
-from ste_async.services import LlmChoice, llm_servers, open_services
+from ste_async.services import LlmChoice, base_url, llm_servers, open_services
 from ste_async.session import (
     RUN_SCHEMA,
     Endpoints,
@@ -159,3 +159,34 @@ def test_endpoints_travel_to_worker_processes_as_json() -> None:
 
     endpoints = Endpoints(llm_urls=("http://a", "http://b"), tools_url="http://t")
     assert msgspec.json.decode(msgspec.json.encode(endpoints), type=Endpoints) == endpoints
+
+
+@pytest.mark.parametrize("given", ["http://h:8000", "http://h:8000/", "http://h:8000/v1",
+                                   "http://h:8000/v1/"])
+def test_a_base_url_is_taken_with_or_without_v1(given: str) -> None:
+    assert base_url(given) == "http://h:8000"
+
+
+def test_explore_takes_a_v1_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    import anyio
+
+    ready, stop, urls = threading.Event(), threading.Event(), []
+
+    async def serve() -> None:
+        async with llm_servers(LlmChoice(mock=MockLlmConfig())) as (served, _):
+            urls.append(served[0])
+            ready.set()
+            await anyio.to_thread.run_sync(stop.wait)
+
+    thread = threading.Thread(target=anyio.run, args=(serve,))
+    thread.start()
+    try:
+        assert ready.wait(10)
+        assert main(["explore", "--llm-url", urls[0] + "/v1", "--apis", "add_date",
+                     "--episodes", "1", "--trials", "1", "--out", str(tmp_path / "r"),
+                     "--quiet"]) == 0
+    finally:
+        stop.set()
+        thread.join()

@@ -108,14 +108,14 @@ class Metrics:
                 if stats is not None:
                     self.prompt_tokens += stats.prompt_tokens
                     self.completion_tokens += stats.completion_tokens
-                    self.llm_retries += stats.attempts - 1
+                    self.llm_retries += max(0, stats.attempts - 1)  # 0: from a cassette
             for step in trial.steps:
                 self.steps[step.kind] += 1
                 if step.llm is not None:
                     self.llm_calls += 1
                     self.prompt_tokens += step.llm.prompt_tokens
                     self.completion_tokens += step.llm.completion_tokens
-                    self.llm_retries += step.llm.attempts - 1
+                    self.llm_retries += max(0, step.llm.attempts - 1)
                 if step.kind == "feedback":
                     tally.feedback += 1
                     self.feedback[step.feedback or "?"] += 1

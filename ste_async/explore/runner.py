@@ -31,6 +31,7 @@ from ..session import (
     load_run_meta,
     open_llm,
     read_run_meta,
+    recording_policy,
     write_run_meta,
 )
 from ..store import RunStore, ScanResult, scan_run
@@ -201,9 +202,10 @@ async def explore(
     async with RunStore(run_dir, lock=lock) as store:
         old = read_run_meta(run_dir)
         if worker is None:
-            check_resume(old, config, run_dir, resume)
+            check_resume(old, config, run_dir, resume, cassette)
         elif old is None:
             raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
+        policy = recording_policy(cassette)  # what the card says, resumed or not
         cassette = cassette_mode(cassette, resume)
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
         pending, memory, already = plan_run(config, specs, scan, only)
@@ -227,7 +229,7 @@ async def explore(
         assert endpoints is not None and endpoints.tools_url is not None
         if worker is None:
             model = await preflight(endpoints, specs, config)
-            write_run_meta(run_dir, card(model, cassette))
+            write_run_meta(run_dir, card(model, policy))
         else:
             model = worker.model
         recorder = None if cassette == "off" else await Cassette.open(

@@ -40,6 +40,7 @@ from ..session import (
     cassette_mode,
     check_resume,
     read_run_meta,
+    recording_policy,
     write_run_meta,
 )
 from ..store import RunStore, scan_run
@@ -115,7 +116,8 @@ async def explore_in_workers(
     specs = selected_apis(config)
     started = time.monotonic()
     async with RunStore(run_dir):  # the run's lock, held while the workers run
-        check_resume(read_run_meta(run_dir), config, run_dir, resume)
+        check_resume(read_run_meta(run_dir), config, run_dir, resume, cassette)
+        policy = recording_policy(cassette)
         cassette = cassette_mode(cassette, resume)
         scan = await anyio.to_thread.run_sync(scan_run, run_dir)
         pending, _, already = plan_run(config, specs, scan)
@@ -123,7 +125,7 @@ async def explore_in_workers(
         total = config.episodes * len(specs)
         model = await preflight(endpoints, specs, config)
         write_run_meta(run_dir, RunMeta(config=config, apis=[s.name for s in specs],
-                                        model=model, cassette=cassette,
+                                        model=model, cassette=policy,
                                         corrupt_lines_skipped=scan.corrupt,
                                         workers=len(groups)))
         share = config.llm.concurrency

@@ -43,12 +43,13 @@ async def resolve_model(urls: Sequence[str], model: str, connect_s: float) -> st
     offered: list[str] = []
     async with one_off_session(connect_s) as session:
         for url in urls:
+            models_url = url.rstrip("/") + "/v1/models"
             try:
-                data = await get_json(session, url.rstrip("/") + "/v1/models")
+                data = await get_json(session, models_url)
             except (RateLimitedError, ServerError, RequestRejectedError) as exc:
                 raise ConfigError(
-                    f"LLM server {url} answered HTTP {exc.status} to GET /v1/models; is it an "
-                    "OpenAI-compatible server?"
+                    f"LLM server {url} answered HTTP {exc.status} to GET {models_url}; is it "
+                    "an OpenAI-compatible server (give its base URL, with or without /v1)?"
                 ) from exc
             except TransientError as exc:
                 raise ConfigError(
