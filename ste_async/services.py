@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = (
     "NO_LLM_HINT",
-    "base_url",
     "LlmChoice",
+    "base_url",
     "llm_servers",
     "local_servers",
     "mock_llm_config",

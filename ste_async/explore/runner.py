@@ -6,10 +6,11 @@ URLs as :class:`~ste_async.session.Endpoints` and starts none itself.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,10 @@ from .scheduler import Explorer
 __all__ = (
     "Reporter",
     "RunOutcome",
+    "RunStart",
     "WorkerRole",
     "explore",
+    "open_run",
     "plan_run",
     "preflight",
     "resolve",
@@ -167,6 +170,49 @@ def plan_run(
     return pending, memory, already
 
 
+class RunStart:
+    """A run directory opened for writing: its lock held, its resume checked, its finished
+    episodes scanned, and the run card ready to write once the servers passed their checks."""
+
+    def __init__(self, store: RunStore, config: ExploreConfig, specs: list[ApiSpec],
+                 scan: ScanResult, requested: CassetteMode, resume: bool):
+        self.store = store
+        self.config = config
+        self.specs = specs
+        self.scan = scan
+        self.policy = recording_policy(requested)  # what the card says, resumed or not
+        self.cassette = cassette_mode(requested, resume)  # what this start records with
+
+    def write_card(self, model: str, *, cassette: CassetteMode | None = None,
+                   workers: int | None = None) -> None:
+        """Write run.json: once per start, after every check passed."""
+        write_run_meta(self.store.dir, RunMeta(
+            config=self.config, apis=[s.name for s in self.specs], model=model,
+            cassette=self.policy if cassette is None else cassette,
+            corrupt_lines_skipped=self.scan.corrupt, workers=workers))
+
+
+@contextlib.asynccontextmanager
+async def open_run(config: ExploreConfig, run_dir: Path, endpoints: Endpoints | None, *,
+                   resume: bool, cassette: CassetteMode, worker: int | None = None
+                   ) -> AsyncIterator[RunStart]:
+    """The one way into a run directory, for one process and for a run split over workers:
+    decide what depends on the servers, take the lock (a worker takes one of its own and
+    joins a run its parent started), check the resume against run.json, choose the cassette
+    mode, and scan what is already done."""
+    config = resolve(config, endpoints)
+    specs = selected_apis(config)
+    lock = ".lock" if worker is None else f".lock-w{worker}"
+    async with RunStore(run_dir, lock=lock) as store:
+        old = read_run_meta(run_dir)
+        if worker is None:
+            check_resume(old, config, run_dir, resume, cassette)
+        elif old is None:
+            raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
+        scan = await anyio.to_thread.run_sync(scan_run, run_dir)
+        yield RunStart(store, config, specs, scan, cassette, resume)
+
+
 async def explore(
     config: ExploreConfig,
     run_dir: str | Path,
@@ -195,30 +241,17 @@ async def explore(
     run_dir = Path(run_dir)
     if endpoints is None and replay_from is None:
         raise ConfigError("an exploration needs servers or a recording to replay")
-    config = resolve(config, endpoints)
-    specs = selected_apis(config)
-    lock = ".lock" if worker is None else f".lock-w{worker.index}"
     part = None if worker is None else f"w{worker.index}"
-    async with RunStore(run_dir, lock=lock) as store:
-        old = read_run_meta(run_dir)
-        if worker is None:
-            check_resume(old, config, run_dir, resume, cassette)
-        elif old is None:
-            raise StoreError(f"{run_dir} has no run.json: a worker joins a started run")
-        policy = recording_policy(cassette)  # what the card says, resumed or not
-        cassette = cassette_mode(cassette, resume)
-        scan = await anyio.to_thread.run_sync(scan_run, run_dir)
-        pending, memory, already = plan_run(config, specs, scan, only)
+    async with open_run(config, run_dir, endpoints, resume=resume, cassette=cassette,
+                        worker=None if worker is None else worker.index) as run:
+        config, specs, store, cassette = run.config, run.specs, run.store, run.cassette
+        pending, memory, already = plan_run(config, specs, run.scan, only)
         total = config.episodes * len(specs) if only is None else len(only)
         metrics = Metrics(total_episodes=total, already_done=already)
 
-        def card(model: str, mode: CassetteMode) -> RunMeta:
-            return RunMeta(config=config, apis=[s.name for s in specs], model=model,
-                           cassette=mode, corrupt_lines_skipped=scan.corrupt)
-
         if replay_from is not None:
             source = load_run_meta(replay_from)
-            write_run_meta(run_dir, card(source.model, "off"))
+            run.write_card(source.model, cassette="off")
             llm = RecordedLlm(None, await Cassette.open(replay_from, "llm", "replay"), source.model)
             tools = RecordedTools(None, await Cassette.open(replay_from, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
@@ -229,7 +262,7 @@ async def explore(
         assert endpoints is not None and endpoints.tools_url is not None
         if worker is None:
             model = await preflight(endpoints, specs, config)
-            write_run_meta(run_dir, card(model, policy))
+            run.write_card(model)
         else:
             model = worker.model
         recorder = None if cassette == "off" else await Cassette.open(

@@ -34,26 +34,16 @@ from ..cassette import CassetteMode
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
 from ..llm.local import dies_with_parent, read_lines, stop_group
-from ..session import (
-    Endpoints,
-    RunMeta,
-    cassette_mode,
-    check_resume,
-    read_run_meta,
-    recording_policy,
-    write_run_meta,
-)
-from ..store import RunStore, scan_run
+from ..session import Endpoints
 from .metrics import Live, Metrics, Tally, progress_loop
 from .runner import (
     Reporter,
     RunOutcome,
     WorkerRole,
     explore,
+    open_run,
     plan_run,
     preflight,
-    resolve,
-    selected_apis,
 )
 
 __all__ = ("WorkerSpec", "explore_in_workers", "partition")
@@ -112,22 +102,16 @@ async def explore_in_workers(
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     run_dir = Path(run_dir)
-    config = resolve(config, endpoints)  # decided here: the workers are only given URLs
-    specs = selected_apis(config)
     started = time.monotonic()
-    async with RunStore(run_dir):  # the run's lock, held while the workers run
-        check_resume(read_run_meta(run_dir), config, run_dir, resume, cassette)
-        policy = recording_policy(cassette)
-        cassette = cassette_mode(cassette, resume)
-        scan = await anyio.to_thread.run_sync(scan_run, run_dir)
-        pending, _, already = plan_run(config, specs, scan)
+    # the run's lock is held while the workers run; the config is resolved here, since the
+    # workers are only given URLs
+    async with open_run(config, run_dir, endpoints, resume=resume, cassette=cassette) as run:
+        config, specs, cassette = run.config, run.specs, run.cassette
+        pending, _, already = plan_run(config, specs, run.scan)
         groups = partition(pending, workers)
         total = config.episodes * len(specs)
         model = await preflight(endpoints, specs, config)
-        write_run_meta(run_dir, RunMeta(config=config, apis=[s.name for s in specs],
-                                        model=model, cassette=policy,
-                                        corrupt_lines_skipped=scan.corrupt,
-                                        workers=len(groups)))
+        run.write_card(model, workers=len(groups))
         share = config.llm.concurrency
         if isinstance(share, int):
             share = max(1, math.ceil(share / max(1, len(groups))))
