@@ -21,6 +21,8 @@ __all__ = (
     "DEFAULT_MAX_TURN",
     "DEFAULT_TEMPERATURE",
     "DEFAULT_TRIALS",
+    "LIMITS",
+    "LLM_CONCURRENCY_MAX",
     "ExploreConfig",
     "LlmSettings",
     "RetryConfig",
@@ -35,6 +37,20 @@ DEFAULT_MAX_TURN = 4
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_MAX_TOKENS = 360
 OBSERVATION_MAX_CHARS = 2048  # the study truncates tool answers here
+
+# the largest value each count of an exploration may take: far past any real run, small
+# enough that a typo (or 2**63) is refused before any work instead of exhausting memory
+LIMITS = {
+    "episodes": 1_000_000,  # per API
+    "trials": 1_000,
+    "max_turn": 1_000,
+    "max_tokens": 1_000_000,
+    "lanes": 1_000_000,
+    "max_episodes": 1_000_000,
+    "tool_concurrency": 100_000,
+    "observation_max_chars": 100_000_000,
+}
+LLM_CONCURRENCY_MAX = 100_000
 
 
 class Timeouts(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,8 +101,9 @@ class LlmSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     retry: RetryConfig = RetryConfig(attempts=200, base=0.5, cap=10.0, max_elapsed=900.0)
 
     def __post_init__(self) -> None:
-        if self.concurrency != "auto" and self.concurrency < 1:
-            raise ValueError(f"llm concurrency must be >= 1, got {self.concurrency}")
+        if self.concurrency != "auto" and not 1 <= self.concurrency <= LLM_CONCURRENCY_MAX:
+            raise ValueError(f"llm concurrency must be between 1 and "
+                             f"{LLM_CONCURRENCY_MAX:,}, got {self.concurrency:,}")
         for url in self.urls:
             _check_url(url)
 
@@ -139,19 +156,10 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     drain_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        positive = {
-            "episodes": self.episodes,
-            "trials": self.trials,
-            "max_turn": self.max_turn,
-            "max_tokens": self.max_tokens,
-            "lanes": self.lanes,
-            "max_episodes": self.max_episodes,
-            "tool_concurrency": self.tool_concurrency,
-            "observation_max_chars": self.observation_max_chars,
-        }
-        for name, value in positive.items():
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        for name, most in LIMITS.items():
+            value = getattr(self, name)
+            if not 1 <= value <= most:
+                raise ValueError(f"{name} must be between 1 and {most:,}, got {value:,}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ValueError(f"temperature must be in [0, 2], got {self.temperature}")
         if self.drain_seconds < 0:

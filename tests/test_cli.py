@@ -53,7 +53,7 @@ def test_explore_mock_then_export_the_study_layout(tmp_path: Path,
     ("argv", "needle"),
     [
         (["--apis", "Placez"], "unknown API 'Placez'"),
-        (["--episodes", "0"], "episodes must be >= 1"),
+        (["--episodes", "0"], "episodes must be between 1 and 1,000,000, got 0"),
         (["--llm-url", "http://127.0.0.1:9"], "LLM server http://127.0.0.1:9 is unreachable"),
         (["--llm-url", "localhost:8000"], "must start with http://"),
     ],

@@ -12,7 +12,8 @@ import pytest
 
 from ste_async import prompts
 from ste_async.catalog import ApiSpec, Param
-from ste_async.config import ExploreConfig
+from ste_async.config import ExploreConfig, load_explore_config
+from ste_async.errors import ConfigError
 from ste_async.explore.metrics import Metrics
 from ste_async.explore.runner import plan_run
 from ste_async.explore.scheduler import Explorer
@@ -172,3 +173,29 @@ async def test_store_refuses_a_second_writer(tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="another process"):
             async with RunStore(tmp_path):
                 pass
+
+
+def test_episode_queue_yields_what_is_left_in_order_without_listing_it() -> None:
+    from ste_async.explore.scheduler import EpisodeQueue
+
+    queue = EpisodeQueue(6, done=[0, 3, 9])
+    assert len(queue) == 4
+    assert [queue.popleft() for _ in range(4)] == [1, 2, 4, 5] and not queue
+    with pytest.raises(IndexError):
+        queue.popleft()
+    chosen = EpisodeQueue(6, done=[1], only=[5, 1, 2, 7])
+    assert len(chosen) == 2 and [chosen.popleft(), chosen.popleft()] == [2, 5]
+    huge = EpisodeQueue(1_000_000, done=range(10))  # no list of a million is made
+    assert len(huge) == 999_990 and huge.popleft() == 10
+
+
+@pytest.mark.parametrize("settings", [
+    {"episodes": 9_223_372_036_854_775_807}, {"trials": 10**9}, {"max_episodes": 0},
+    {"lanes": 2**40},
+])
+def test_counts_past_their_documented_maxima_are_refused(settings: dict[str, int]) -> None:
+    name = next(iter(settings))
+    with pytest.raises(ConfigError, match=rf"{name} must be between 1 and"):
+        load_explore_config(None, **settings)
+    with pytest.raises(ConfigError, match="llm concurrency must be between 1 and 100,000"):
+        load_explore_config(None, llm_concurrency=10**6)

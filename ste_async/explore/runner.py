@@ -21,7 +21,6 @@ from ..cassette import Cassette, CassetteMode, RecordedLlm, RecordedTools
 from ..catalog import ApiSpec, load_catalog
 from ..config import ExploreConfig
 from ..errors import ConfigError, RequestRejectedError, SteError, StoreError, TransientError
-from ..ids import episode_id
 from ..llm import LlmClient
 from ..llm.preflight import checked_model, context_window, estimate_longest_prompt
 from ..session import (
@@ -39,7 +38,7 @@ from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
 from .metrics import Live, Metrics, progress_loop
-from .scheduler import Explorer
+from .scheduler import EpisodeQueue, Explorer
 
 __all__ = (
     "Reporter",
@@ -149,7 +148,7 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
 def plan_run(
     config: ExploreConfig, specs: list[ApiSpec], scan: ScanResult,
     only: Collection[str] | None = None,
-) -> tuple[dict[str, list[int]], dict[str, MemoryShard], int]:
+) -> tuple[dict[str, EpisodeQueue], dict[str, MemoryShard], int]:
     """What is left to do: pending episodes per API (restricted to the ids in ``only`` when
     given), memory rebuilt from finished ones, and how many are already finished."""
     memory = {s.name: MemoryShard(s.name) for s in specs}
@@ -158,12 +157,17 @@ def plan_run(
         done_by_api.setdefault(head.api, []).append(head)
     for api, shard in memory.items():
         shard.restore(done_by_api.get(api, ()))
+    chosen: dict[str, set[int]] | None = None
+    if only is not None:
+        chosen = {s.name: set() for s in specs}
+        for episode in only:
+            api, _, index = episode.rpartition("#")
+            if api in chosen and index.isdigit():
+                chosen[api].add(int(index))
     pending = {
-        s.name: [
-            e for e in range(config.episodes)
-            if episode_id(s.name, e) not in scan.heads
-            and (only is None or episode_id(s.name, e) in only)
-        ]
+        s.name: EpisodeQueue(config.episodes,
+                             [h.episode for h in done_by_api.get(s.name, ())],
+                             None if chosen is None else chosen[s.name])
         for s in specs
     }
     already = sum(config.episodes - len(p) for p in pending.values())

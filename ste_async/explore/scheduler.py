@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import anyio
 from anyio.abc import TaskGroup
@@ -27,9 +27,35 @@ from .episode import Llm, Tools, run_episode
 from .memory import MemoryShard
 from .metrics import Metrics
 
-__all__ = ("Explorer",)
+__all__ = ("EpisodeQueue", "Explorer")
 
 log = logging.getLogger("ste_async.explore")
+
+
+class EpisodeQueue:
+    """The episodes of one API still to run, in order, produced as they are admitted: a run of
+    a million episodes per API never lists them."""
+
+    def __init__(self, count: int, done: Collection[int] = (),
+                 only: Collection[int] | None = None):
+        finished = {e for e in done if 0 <= e < count}
+        if only is None:
+            self._left = count - len(finished)
+            self._next: Iterator[int] = (e for e in range(count) if e not in finished)
+        else:
+            chosen = sorted(e for e in set(only) if 0 <= e < count and e not in finished)
+            self._left = len(chosen)
+            self._next = iter(chosen)
+
+    def __len__(self) -> int:
+        return self._left
+
+    def popleft(self) -> int:
+        """The next episode to run."""
+        if not self._left:
+            raise IndexError("no episode left")
+        self._left -= 1
+        return next(self._next)
 
 
 class Explorer:
@@ -39,7 +65,7 @@ class Explorer:
         self,
         config: ExploreConfig,
         specs: Sequence[ApiSpec],
-        pending: Mapping[str, Sequence[int]],
+        pending: Mapping[str, EpisodeQueue],
         memory: Mapping[str, MemoryShard],
         llm: Llm,
         tools: Tools,
@@ -48,7 +74,7 @@ class Explorer:
     ):
         self.config = config
         self.specs = {s.name: s for s in specs}
-        self.pending = {api: deque(eps) for api, eps in pending.items() if eps}
+        self.pending = {api: queue for api, queue in pending.items() if queue}
         self.memory = memory
         self.llm = llm
         self.tools = tools

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from pathlib import Path
 
 import anyio
@@ -69,7 +69,7 @@ class _Report(msgspec.Struct, kw_only=True):
     tally: Tally | None = None  # in the last report: what the worker counted
 
 
-def partition(pending: Mapping[str, Sequence[int]], workers: int) -> list[list[str]]:
+def partition(pending: Mapping[str, Sized], workers: int) -> list[list[str]]:
     """APIs in groups of nearly equal pending episodes (largest first, each to the lightest
     group); groups left empty are dropped. The order within a group follows ``pending``."""
     if workers < 1:
