@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -94,3 +95,32 @@ async def test_an_api_with_no_backend_is_a_clear_501() -> None:
     async with serve_tools(ToolServerConfig(port=0), CATALOG) as tools:
         answer = await call(tools, {"city": "Oslo"})
     assert answer["status"] == 501 and ODD.name in answer["body"]["error"]
+
+
+@pytest.mark.parametrize("echo", ["json", "html"])
+async def test_an_upstream_that_echoes_the_key_never_passes_it_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, echo: str) -> None:
+    # a careless upstream: its answers repeat the request, headers and body, key included
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.json()
+        headers = dict(request.headers)
+        if echo == "json":
+            return web.json_response({"error": "", "response": {"you_sent": body,
+                                                                "headers": headers}})
+        page = f"<html><h1>Bad request</h1><pre>{headers}\n{body}</pre></html>"
+        return web.Response(status=404, text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_post("/rapidapi", handle)
+    monkeypatch.setenv("STE_UPSTREAM_KEY", KEY)
+    async with serve_app(app, "127.0.0.1", 0) as upstream_url:
+        config = ToolServerConfig(port=0, backend="proxy",
+                                  cache_path=str(tmp_path / "c.sqlite3"),
+                                  upstream=UpstreamConfig(url=upstream_url + "/rapidapi"))
+        async with serve_tools(config, CATALOG) as tools:
+            answer = await call(tools, {"city": "Oslo"})
+            again = await call(tools, {"city": "Oslo"})  # from the cache
+    text = json.dumps(answer)
+    assert KEY not in text and "[redacted]" in text  # it did echo, and was cleaned
+    assert answer == again
+    assert not files_holding(tmp_path, KEY)

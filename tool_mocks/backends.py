@@ -22,11 +22,13 @@ from .validation import validate
 
 __all__ = (
     "API_WRITER_MARKER",
+    "REDACTED",
     "Backend",
     "LlmBackend",
     "ProxyBackend",
     "SimulatorBackend",
     "UpstreamFault",
+    "redact",
 )
 
 
@@ -95,6 +97,20 @@ class _RemoteBackend:
             self._session = None
 
 
+REDACTED = b"[redacted]"
+
+
+def redact(raw: bytes, secret: str) -> bytes:
+    """``raw`` with every copy of ``secret`` (as sent, and as a JSON string escapes it)
+    replaced: an upstream that echoes the request (an error page listing its headers, a debug
+    field) must not carry the key into the cache, the episodes or the cassettes."""
+    if not secret:
+        return raw
+    for form in {secret.encode(), orjson.dumps(secret)[1:-1]}:
+        raw = raw.replace(form, REDACTED)
+    return raw
+
+
 class ProxyBackend(_RemoteBackend):
     """Forwards to a ToolBench-style upstream (``POST {category, tool_name, api_name, ...}``).
 
@@ -120,7 +136,7 @@ class ProxyBackend(_RemoteBackend):
             async with self.session().post(
                 self._config.url, json=payload, headers={"toolbench_key": key}
             ) as resp:
-                raw = await resp.read()
+                raw = redact(await resp.read(), key)
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise UpstreamFault(f"upstream unreachable: {type(exc).__name__}") from None
