@@ -196,10 +196,28 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     replay.add_argument("--no-replay", action="store_true",
                         help="the ablation: batch K's examples only")
     p.add_argument("--seed", type=int, default=0, help="seed of the replay sample")
+    p.add_argument("--wait", action="store_true",
+                   help="when the run is being written (explore or distill running), wait "
+                        "for it to end instead of exporting what is finished so far")
     p.set_defaults(func=_cmd_export)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .errors import RunBusyError
+    from .session import load_run_meta, locked
+
+    load_run_meta(args.run_dir)  # a run directory, readable, before anything else
+    try:
+        with locked(args.run_dir, wait=args.wait):
+            return _export(args)
+    except RunBusyError:
+        pass
+    print(f"warning: {args.run_dir} is being written; exporting what is finished so far "
+          "(--wait waits for the run to end)", file=sys.stderr)
+    return _export(args)
+
+
+def _export(args: argparse.Namespace) -> int:
     from .export import export_ste, export_train
 
     if args.format == "ste":

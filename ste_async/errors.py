@@ -15,6 +15,7 @@
     ├── RetryBudgetExceeded      a transient fault outlived the retry policy
     ├── ReplayMissError          replay mode met a request the cassette does not hold
     ├── StoreError               the run directory cannot be used
+    │   └── RunBusyError         another process is writing it (wait, or read what is done)
     └── LifecycleError           a client or writer used outside its ``async with`` (a bug)
 
 Every error carries the context needed to act on it (endpoint, api, episode id) in its
@@ -36,6 +37,7 @@ __all__ = (
     "ReplayMissError",
     "RequestRejectedError",
     "RetryBudgetExceeded",
+    "RunBusyError",
     "ScoreInputError",
     "ServerError",
     "SteError",
@@ -126,6 +128,10 @@ class ReplayMissError(SteError):
 
 class StoreError(SteError):
     """The run directory is missing, locked or belongs to another configuration."""
+
+
+class RunBusyError(StoreError):
+    """Another process (an exploration, a distillation) holds the run directory's lock."""
 
 
 class LifecycleError(SteError, RuntimeError):

@@ -164,11 +164,12 @@ def cassette_mode(requested: CassetteMode, resume: bool) -> CassetteMode:
 
 
 @contextlib.contextmanager
-def locked(run_dir: Path, name: str = ".lock") -> Iterator[None]:
+def locked(run_dir: Path, name: str = ".lock", *, wait: bool = False) -> Iterator[None]:
     """Hold ``run_dir``'s lock for the block, so no two processes write one run (an
     exploration, a distillation, a second of either). An exploration's workers each hold a
-    lock of their own ``name``; their parent holds the run's."""
-    fd = lock_run(run_dir, name)
+    lock of their own ``name``; their parent holds the run's. ``wait`` blocks until the
+    writer holding it is done."""
+    fd = lock_run(run_dir, name, wait=wait)
     try:
         yield
     finally:

@@ -27,7 +27,7 @@ import msgspec
 
 from ._appendlog import AppendLog
 from ._resource import Resource
-from .errors import StoreError
+from .errors import RunBusyError, StoreError
 from .ids import shard_filename
 from .records import EpisodeRecord, encode_record
 
@@ -170,20 +170,20 @@ def iter_records(run_dir: str | Path) -> Iterator[EpisodeRecord]:
                     yield record
 
 
-def lock_run(run_dir: Path, name: str = ".lock") -> int:
+def lock_run(run_dir: Path, name: str = ".lock", *, wait: bool = False) -> int:
     """Take the run directory's lock (held until the returned descriptor is closed), so no
     two processes write one run: an exploration, a distillation, a second of either.
     (The workers of one exploration each take a lock of their own ``name``; their parent
-    holds the run's.)"""
+    holds the run's.) ``wait`` blocks until the writer holding it is done."""
     try:
         fd = os.open(run_dir / name, os.O_CREAT | os.O_RDWR, 0o644)
     except OSError as exc:
         raise StoreError(f"cannot lock {run_dir}: {exc.strerror}") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise StoreError(f"{run_dir} is being written by another process") from None
+        raise RunBusyError(f"{run_dir} is being written by another process") from None
     return fd
 
 

@@ -242,3 +242,37 @@ def test_cl_errors(examples: list[TrainExample], tmp_path: Path) -> None:
         load_batches(bad)
     with pytest.raises(ConfigError, match="replay ratio"):
         select_round(examples, [apis], 0, run_apis=apis, replay_ratio=-1)
+
+
+def test_export_of_a_run_being_written_says_so_or_waits(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    from ste_async.cli import main
+    from ste_async.session import locked
+
+    run = tmp_path / "run"
+    assert main(["explore", "--llm", "mock", "--apis", "add_date", "--episodes", "1",
+                 "--trials", "1", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    release, holding = threading.Event(), threading.Event()
+
+    def writer() -> None:  # stands for an exploration holding the run
+        with locked(run):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        assert main(["export", str(run)]) == 0
+        captured = capsys.readouterr()
+        assert "is being written; exporting what is finished so far" in captured.err
+        assert "1 episodes" in captured.out
+        threading.Timer(0.05, release.set).start()
+        assert main(["export", str(run), "--wait"]) == 0  # returns once the writer is done
+        assert "being written" not in capsys.readouterr().err
+    finally:
+        release.set()
+        thread.join()
