@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -207,6 +208,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .session import load_run_meta, locked
 
     load_run_meta(args.run_dir)  # a run directory, readable, before anything else
+    if not os.access(args.run_dir, os.W_OK):
+        return _export(args)  # an archived, read-only run: no one can be writing it
     try:
         with locked(args.run_dir, wait=args.wait):
             return _export(args)
