@@ -390,7 +390,7 @@ def test_cli_json_published(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("setup", "extra", "message"),
     [
-        ("unlabelled", [], "--judge string or --judge llm"),
+        ("unlabelled", ["--judge", "stored"], "--judge string or --judge llm"),
         ("corrupt", [], "not valid JSON"),
         ("missing", [], "not found"),
         ("unlabelled", ["--judge", "llm"], "LLM endpoint"),
@@ -411,6 +411,17 @@ def test_cli_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureF
     code, out, err = _cli([target, "--json", *extra], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err
+
+
+def test_a_file_without_labels_is_judged_by_the_string_rule_saying_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = _write(tmp_path, _synthetic(labels=False))
+    code, out, err = _cli([target, "--json"], capsys)
+    assert code == 0 and json.loads(out)["judge"] == "string"
+    assert err.count("\n") == 1 and "judged by the string rule" in err
+    labelled = _write(tmp_path, _synthetic(labels=True))
+    code, out, err = _cli([labelled, "--json"], capsys)
+    assert code == 0 and json.loads(out)["judge"] == "stored" and err == ""
 
 
 def test_module_entry_point(tmp_path: Path) -> None:

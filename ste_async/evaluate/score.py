@@ -51,6 +51,7 @@ __all__ = (
     "score",
     "score_batches",
     "string_match",
+    "unlabelled_calls",
     "validate_predictions",
 )
 
@@ -323,6 +324,20 @@ def _select(names: Sequence[str], apis: Collection[str] | None) -> list[str]:
                                  else ""))
     wanted = set(apis)
     return [name for name in names if name in wanted]
+
+
+def unlabelled_calls(data: Mapping[str, list[dict[str, Any]]]) -> int:
+    """How many API-matched calls carry no stored ``args_correct`` label: the stored judge
+    needs none missing (the study's files have them all; ``infer`` writes none)."""
+    validate_predictions(data)
+    names = list(data)
+    missing = 0
+    for api, items in data.items():
+        for item in items:
+            parsed = parse_prediction(item["model_output"], names)
+            if parsed.kind == "call" and parsed.action == api and item.get("args_correct") is None:
+                missing += 1
+    return missing
 
 
 def items_needing_llm_judge(

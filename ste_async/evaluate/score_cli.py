@@ -28,6 +28,7 @@ from .score import (
     load_predictions,
     score,
     score_batches,
+    unlabelled_calls,
 )
 
 __all__ = ("add_arguments", "judge_labels", "main", "run")
@@ -41,11 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("predictions", metavar="PREDICTIONS.json",
                         help="prediction file: {api: [{model_output, action, action_input, "
                              "...}, ...]}")
-    parser.add_argument("--judge", choices=JUDGES, default="stored",
+    parser.add_argument("--judge", choices=JUDGES, default=None,
                         help="how API-matched calls are judged: 'stored' sums the file's "
                              "args_correct labels (the published figures); 'string' recomputes "
                              "the string-match APIs (stored labels elsewhere, string rule where "
-                             "there are none); 'llm' asks an LLM judge (default: stored)")
+                             "there are none); 'llm' asks an LLM judge (default: stored when "
+                             "every item carries a label, as the study's files do, else string, "
+                             "saying so)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of a table")
     parser.add_argument("--per-api", action="store_true",
@@ -157,6 +160,14 @@ def run(args: argparse.Namespace,
         return _EXIT_INPUT
     try:
         data = load_predictions(args.predictions)
+        if args.judge is None:
+            missing = unlabelled_calls(data)
+            args.judge = "string" if missing else "stored"
+            if missing:
+                print(f"{_PROG}: note: {missing} API-matched call(s) in {args.predictions} "
+                      "carry no stored args_correct label (infer writes none): judged by the "
+                      "string rule (--judge string); --judge llm asks a model",
+                      file=sys.stderr)
         report = score(data, judge=args.judge, llm_labels=llm_labels)
         batches = None
         if args.batches is not None:
