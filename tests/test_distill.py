@@ -281,7 +281,7 @@ async def test_an_unreadable_distillation_card_is_one_clear_error(run_dir: Path,
     await distill_with(run_dir, DistillConfig(target=30), mock=MockLlmConfig())
     card = run_dir / "distill" / "distill.json"
     card.write_bytes(content)
-    with pytest.raises(StoreError, match="distill.json is corrupt"):
+    with pytest.raises(StoreError, match=r"distill\.json is corrupt"):
         await distill_with(run_dir, DistillConfig(target=30), resume=True, mock=MockLlmConfig())
 
 
