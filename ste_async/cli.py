@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .explore.runner import RunOutcome
 
 __all__ = ("build_parser", "main")
+
+_EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""
@@ -484,11 +487,17 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so a reader that went away is met below
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except SteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except BaseExceptionGroup as group:
+        if group.subgroup(BrokenPipeError) is not None:
+            return _reader_gone()
         # a task group reports the error of one episode wrapped; show ours plainly
         ours = _first_ste_error(group)
         if ours is None:
@@ -497,6 +506,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``| head``): stop without a word, as a tool in a pipe
+    does. What is still buffered goes to devnull, so the exit flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return _EXIT_PIPE_CLOSED
 
 
 def _first_ste_error(group: BaseExceptionGroup) -> SteError | None:
