@@ -70,7 +70,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                        description="Run STE exploration: imagine, act, reflect, per API.")
     p.add_argument("--config", type=Path, help="TOML file ([explore] table or top level)")
     p.add_argument("--apis", help="all (default), comma-separated names, or @FILE")
-    p.add_argument("--catalog", help="catalog file (ToolBench/STE JSON or ste_async list)")
+    p.add_argument("--catalog", help="the APIs: a ToolBench tool file or a tree of them "
+                   "(data/toolenv/tools), the study's API_descriptions.json, or an ste_async "
+                   "list (default: the built-in 50)")
     p.add_argument("--episodes", type=int, help="episodes per API (study: 15)")
     p.add_argument("--trials", type=int, help="trials per episode (study: 4)")
     p.add_argument("--max-turn", type=int, dest="max_turn", help="tool rounds per trial (study: 4)")
