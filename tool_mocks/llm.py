@@ -294,7 +294,7 @@ async def _tokenize(request: web.Request) -> web.Response:
 async def _detokenize(request: web.Request) -> web.Response:
     try:
         body = orjson.loads(await _read(request))
-        tokens = body["tokens"] if isinstance(body, dict) else None
+        tokens = body.get("tokens") if isinstance(body, dict) else None
         if not isinstance(tokens, list) or not all(
                 isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 256 for t in tokens):
             raise OpenAIError(400, "expected tokens: a list of byte values", param="tokens")
