@@ -14,7 +14,8 @@ It tells the roles apart by the phrases in :mod:`ste_async.markers`, checked in 
   preferring one the long-term memory shown in the prompt does not list yet;
 - reflection: "Yes" when the trial ended in a Final Answer after a successful Observation,
   "No" otherwise;
-- acting: a ReAct step calling the API with the playbook's arguments for the imagined request.
+- acting: a ReAct step calling the API with the playbook's arguments for the imagined request
+  (for an API the playbook does not know, the defaults its description documents).
   With probability ``error_rate`` the first step of a trial carries a mistake (bad JSON, an
   unknown API name, no Action Input, a wrong parameter name) so that the feedback loop runs;
   after an error Observation it corrects itself, after a good one it gives a Final Answer.
