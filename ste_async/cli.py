@@ -266,7 +266,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 def _add_serve_tools(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from tool_mocks.cli import add_arguments
 
-    p = sub.add_parser("serve-tools", help="run the mock tool server (the 50 STE APIs)")
+    p = sub.add_parser("serve-tools", help="run the mock tool server (the 50 STE APIs, or --catalog)")
     add_arguments(p)
     p.set_defaults(func=_cmd_serve_tools)
 
