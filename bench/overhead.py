@@ -25,7 +25,7 @@ from ._engine import run_engine
 
 async def _bare(url: str, calls: int, in_flight: int, prompt_chars: int) -> dict[str, float]:
     filler = "x" * max(0, prompt_chars - 40)
-    body = orjson.dumps({"model": "m", "messages": [
+    body = orjson.dumps({"model": "ste-mock", "messages": [
         {"role": "system", "content": "You are a helpful assistant."},
         {"role": "user", "content": f"{filler}\nAPI_name: add_date\nUser Query:"}],
         "max_tokens": 360, "temperature": 1.0, "seed": 1, "stop": ["Thought:"]})

@@ -2,9 +2,11 @@
 
 An :class:`ApiSpec` is what the engine shows the model and what the tool server validates
 calls against. Specs come from the built-in catalog (the 50 APIs of the STE study, described
-in this project's own words, ``ste_async/data/apis.json``) or from a ToolBench-style
-description file such as the study's ``API_descriptions.json``, whose values are either a JSON
-string (RapidAPI tools) or free text that embeds an argument schema (BMTools tools).
+in this project's own words, ``ste_async/data/apis.json``), from a description file such as
+the study's ``API_descriptions.json``, whose values are either a JSON string (RapidAPI tools)
+or free text that embeds an argument schema (BMTools tools), or from ToolBench's own tool
+environment: one JSON file per tool, in one folder per category. :func:`load_catalog` tells
+them apart by their shape.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = (
     "builtin_catalog",
     "load_catalog",
     "load_toolbench",
+    "load_toolbench_tools",
 )
 
 ParamType = Literal["string", "integer", "number", "boolean", "enum", "date", "array", "object"]
@@ -171,18 +174,35 @@ _SCHEMA_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _ARG_RE = re.compile(r'"([^"]+)"\s*:\s*([A-Za-z]+)')
 
 
-def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]) -> ApiSpec:
+def _kind(value: object) -> str:
+    """A JSON value's type, as an error message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str],
+                           where: str) -> ApiSpec:
+    at = f"{where}: entry {name!r}"
     if not isinstance(raw, str):
-        raise CatalogError(f"{name!r}: description must be a string, got {type(raw).__name__}")
+        raise CatalogError(f"{at}: description must be a string, got {_kind(raw)}")
     tool, _, api = name.partition("%%")
     text = raw.strip()
     if text.startswith("{"):
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise CatalogError(f"{name!r}: description looks like JSON but is not: {exc}") from None
+            raise CatalogError(f"{at}: description looks like JSON but is not: {exc}") from None
         if not isinstance(data, dict):
-            raise CatalogError(f"{name!r}: JSON description must be an object")
+            raise CatalogError(f"{at}: JSON description must be an object, got {_kind(data)}")
         tool_name = str(data.get("parent_tool_name") or tool)
         return ApiSpec(
             name=name,
@@ -191,8 +211,8 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
             description=str(data.get("description") or ""),
             category=categories.get(tool_name, ""),
             tool_description=str(data.get("parent_tool_description") or ""),
-            required=tuple(_toolbench_param(name, p) for p in data.get("required_parameters") or ()),
-            optional=tuple(_toolbench_param(name, p) for p in data.get("optional_parameters") or ()),
+            required=_toolbench_params(at, data, "required_parameters"),
+            optional=_toolbench_params(at, data, "optional_parameters"),
             style="rapidapi",
         )
     # BMTools free text: "<description>. Your input should be a json (args json schema):
@@ -214,9 +234,18 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
     )
 
 
-def _toolbench_param(api_name: str, raw: object) -> Param:
+def _toolbench_params(at: str, data: Mapping[str, object], field: str) -> tuple[Param, ...]:
+    raw = data.get(field)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CatalogError(f"{at}: '{field}' must be an array, got {_kind(raw)}")
+    return tuple(_toolbench_param(f"{at}: {field}[{i}]", p) for i, p in enumerate(raw))
+
+
+def _toolbench_param(at: str, raw: object) -> Param:
     if not isinstance(raw, dict) or "name" not in raw:
-        raise CatalogError(f"{api_name!r}: every parameter needs at least a 'name'")
+        raise CatalogError(f"{at}: every parameter needs at least a 'name'")
     typ = str(raw.get("type") or "string").strip()
     fmt = ""
     lowered = typ.lower()
@@ -236,19 +265,122 @@ def _toolbench_param(api_name: str, raw: object) -> Param:
     )
 
 
-def load_toolbench(path: str | Path, *, categories: Mapping[str, str] | None = None) -> Catalog:
-    """Read a ToolBench/STE description file (``{full_name: description}``) into a Catalog."""
-    path = Path(path)
+def _text(at: str, data: Mapping[str, object], field: str, *, required: bool = False) -> str:
+    value = data.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise CatalogError(f"{at}: '{field}' must be a string, got {_kind(value)}")
+    if required and not value.strip():
+        raise CatalogError(f"{at}: '{field}' must not be empty")
+    return value
+
+
+def _toolbench_tool(data: dict[str, object], category: str, where: str) -> list[ApiSpec]:
+    """The APIs of one tool in ToolBench's per-tool layout (``data/toolenv/tools/<Category>/
+    <tool>.json``): ``tool_name``, ``tool_description`` and an ``api_list`` of ``{name,
+    description, method, required_parameters, optional_parameters, ...}``."""
+    tool = _text(where, data, "tool_name", required=True).strip()
+    at = f"{where}: tool {tool!r}"
+    tool_description = _text(at, data, "tool_description")
+    for field in ("category_name", "category"):
+        if isinstance(data.get(field), str) and data[field]:
+            category = str(data[field])
+    api_list = data.get("api_list")
+    if not isinstance(api_list, list):
+        raise CatalogError(f"{at}: 'api_list' must be an array, got {_kind(api_list)}")
+    specs: list[ApiSpec] = []
+    for i, entry in enumerate(api_list):
+        if not isinstance(entry, dict):
+            raise CatalogError(f"{at}: api_list[{i}] must be an object, got {_kind(entry)}")
+        api = _text(f"{at}: api_list[{i}]", entry, "name", required=True).strip()
+        api_at = f"{at}: API {api!r} (api_list[{i}])"
+        specs.append(ApiSpec(
+            name=f"{tool}%%{api}",
+            tool=tool,
+            api=api,
+            description=_text(api_at, entry, "description"),
+            category=category,
+            tool_description=tool_description,
+            required=_toolbench_params(api_at, entry, "required_parameters"),
+            optional=_toolbench_params(api_at, entry, "optional_parameters"),
+            style="rapidapi",
+        ))
+    return specs
+
+
+def _read_json(path: Path) -> object:
     try:
-        data = orjson.loads(path.read_bytes())
+        return orjson.loads(path.read_bytes())
     except OSError as exc:
         raise CatalogError(f"cannot read catalog {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
         raise CatalogError(f"catalog {path} is not valid JSON: {exc}") from None
+
+
+def load_toolbench(path: str | Path, *, categories: Mapping[str, str] | None = None) -> Catalog:
+    """Read a ToolBench/STE description file (``{full_name: description}``) into a Catalog."""
+    path = Path(path)
+    data = _read_json(path)
     if not isinstance(data, dict):
-        raise CatalogError(f"catalog {path} must be a JSON object of name -> description")
+        raise CatalogError(f"catalog {path} must be a JSON object of name -> description, "
+                           f"got {_kind(data)}")
     cats = dict(categories or {})
-    return Catalog(_parse_toolbench_entry(str(k), v, cats) for k, v in data.items())
+    where = f"catalog {path}"
+    return Catalog(_parse_toolbench_entry(str(k), v, cats, where) for k, v in data.items())
+
+
+def _is_tool(data: object) -> bool:
+    return isinstance(data, dict) and ("api_list" in data or "tool_name" in data)
+
+
+def _specs_of_file(path: Path, data: object) -> list[ApiSpec]:
+    """The APIs of one ToolBench tool file (one tool, or a list of tools)."""
+    where = f"catalog {path}"
+    category = path.parent.name  # ToolBench keeps each tool under its category's folder
+    if isinstance(data, list):
+        if data and all(isinstance(t, dict) and "query" in t for t in data):
+            raise CatalogError(f"catalog {path} is a ToolBench query file (items with 'query'); "
+                               "pass the tool files it refers to (data/toolenv/tools) instead")
+        specs: list[ApiSpec] = []
+        for i, tool in enumerate(data):
+            if not isinstance(tool, dict):
+                raise CatalogError(f"{where}: item {i} must be a tool object, got {_kind(tool)}")
+            specs += _toolbench_tool(tool, category, f"{where}: item {i}")
+        return specs
+    if not _is_tool(data):
+        raise CatalogError(f"{where}: not a ToolBench tool file (expected an object with "
+                           "'tool_name' and 'api_list')")
+    assert isinstance(data, dict)
+    return _toolbench_tool(data, category, where)
+
+
+def _catalog(specs: Iterable[tuple[ApiSpec, Path]]) -> Catalog:
+    """A Catalog of specs read from several files; a name given twice names both files."""
+    seen: dict[str, Path] = {}
+    ordered: list[ApiSpec] = []
+    for spec, source in specs:
+        if spec.name in seen:
+            where = (f"in {source}" if seen[spec.name] == source
+                     else f"in {seen[spec.name]} and {source}")
+            raise CatalogError(f"API {spec.name!r} appears twice in the catalog ({where})")
+        seen[spec.name] = source
+        ordered.append(spec)
+    return Catalog(ordered)
+
+
+def load_toolbench_tools(path: str | Path) -> Catalog:
+    """ToolBench's own tool environment: a per-tool JSON file, or a directory tree of them
+    (``data/toolenv/tools``: one folder per category, which names the tools' category)."""
+    path = Path(path)
+    if not path.is_dir():
+        return _catalog((s, path) for s in _specs_of_file(path, _read_json(path)))
+    files = sorted(p for p in path.rglob("*.json")
+                   if p.is_file() and not any(part.startswith(".")
+                                              for part in p.relative_to(path).parts))
+    if not files:
+        raise CatalogError(f"catalog directory {path} holds no .json tool files")
+    return _catalog((s, f) for f in files for s in _specs_of_file(f, _read_json(f)))
 
 
 _BUILTIN_DECODER = msgspec.json.Decoder(list[ApiSpec])
@@ -262,17 +394,28 @@ def builtin_catalog() -> Catalog:
 
 
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """The built-in catalog, or a file in either ste_async (list of specs) or ToolBench form."""
+    """The built-in catalog, or the catalog at ``path``, its form told by its shape:
+
+    - a directory: ToolBench's tool environment, a tree of per-tool files;
+    - a JSON object with ``tool_name`` and ``api_list`` (or a list of such): a ToolBench
+      per-tool file;
+    - any other JSON object: the study's ``{full_name: description}`` (``API_descriptions.json``);
+    - a JSON list of API specs: this project's own form (``ste_async/data/apis.json``).
+
+    An error names the file, the entry and the field at fault.
+    """
     if path is None:
         return builtin_catalog()
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"cannot read catalog {path}: {exc.strerror}") from None
-    if raw.lstrip().startswith(b"["):
+    if path.is_dir():
+        return load_toolbench_tools(path)
+    data = _read_json(path)
+    if _is_tool(data) or (isinstance(data, list) and data and all(
+            isinstance(t, dict) and "api_list" in t for t in data)):
+        return load_toolbench_tools(path)
+    if isinstance(data, list):
         try:
-            return Catalog(_BUILTIN_DECODER.decode(raw))
-        except msgspec.DecodeError as exc:
-            raise CatalogError(f"catalog {path}: {exc}") from None
+            return Catalog(msgspec.convert(data, list[ApiSpec]))
+        except msgspec.ValidationError as exc:
+            raise CatalogError(f"catalog {path} (a list of API specs): {exc}") from None
     return load_toolbench(path)

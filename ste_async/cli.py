@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ("build_parser", "main")
 
+_EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""
@@ -78,7 +79,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                        description="Run STE exploration: imagine, act, reflect, per API.")
     p.add_argument("--config", type=Path, help="TOML file ([explore] table or top level)")
     p.add_argument("--apis", help="all (default), comma-separated names, or @FILE")
-    p.add_argument("--catalog", help="catalog file (ToolBench/STE JSON or ste_async list)")
+    p.add_argument("--catalog", help="the APIs: a ToolBench tool file or a tree of them "
+                   "(data/toolenv/tools), the study's API_descriptions.json, or an ste_async "
+                   "list (default: the built-in 50)")
     p.add_argument("--episodes", type=int, help="episodes per API (study: 15)")
     p.add_argument("--trials", type=int, help="trials per episode (study: 4)")
     p.add_argument("--max-turn", type=int, dest="max_turn", help="tool rounds per trial (study: 4)")
@@ -298,7 +301,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 def _add_serve_tools(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from tool_mocks.cli import add_arguments
 
-    p = sub.add_parser("serve-tools", help="run the mock tool server (the 50 STE APIs)")
+    p = sub.add_parser("serve-tools", help="run the mock tool server (the 50 STE APIs, or --catalog)")
     add_arguments(p)
     p.set_defaults(func=_cmd_serve_tools)
 
@@ -530,10 +533,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so a reader that went away is met below
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BaseException as exc:
+        if isinstance(exc, BrokenPipeError) or (
+                isinstance(exc, BaseExceptionGroup) and exc.subgroup(BrokenPipeError)):
+            return _reader_gone()
         known = explain(exc)
         if known is None:
             raise
@@ -542,6 +550,15 @@ def main(argv: list[str] | None = None) -> int:
         code, message = known
         print(f"ste-async {args.command}: error: {message}", file=sys.stderr)
         return code
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``| head``): stop without a word, as a tool in a pipe
+    does. What is still buffered goes to devnull, so the exit flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return _EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":

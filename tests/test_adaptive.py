@@ -42,7 +42,7 @@ def test_next_limit_table(limit: float, in_flight: int, demand: int, min_lat: fl
 async def test_auto_settles_near_the_server_capacity() -> None:
     slots = 8
     async with serve_mock_llm(MockLlmConfig(latency_ms=30, slots=slots)) as url:
-        async with LlmClient([url], "m", concurrency="auto", timeouts=Timeouts(),
+        async with LlmClient([url], "ste-mock", concurrency="auto", timeouts=Timeouts(),
                              retry=RetryConfig()) as llm:
             llm.metrics_interval_s = 0.1  # learn faster in a test
             with anyio.move_on_after(3.0):

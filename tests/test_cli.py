@@ -227,3 +227,32 @@ def test_a_config_or_api_list_that_is_not_utf8_is_one_line(
     names.write_bytes(b"add_date\n\xff\n")
     assert main(["explore", "--apis", f"@{names}", "--llm", "mock", "--quiet"]) == 2
     assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("read_first", [0, 200])
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path,
+                                                          read_first: int) -> None:
+    """`ste-async score FILE --json | head -c 200`: once the reader has closed the pipe, the
+    command stops without a traceback or a message (exit 141, as for SIGPIPE)."""
+    # enough APIs that the per-API report outgrows the pipe's buffer: the writer is still
+    # writing when the reader leaves
+    predictions = {f"api_{i}": [{"query": "q", "model_output": f"Action: api_{i}\nAction Input: {{}}",
+                                 "action": f"api_{i}", "action_input": "{}", "args_correct": "1"}]
+                   for i in range(1500)}
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps(predictions), encoding="utf-8")
+    cmd = [sys.executable, "-m", "ste_async.cli", "score", str(path), "--json", "--per-api"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        head = proc.stdout.read(read_first)
+        proc.stdout.close()
+        err = proc.stderr.read()
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    assert len(head) == read_first
+    assert err.decode() == "" and code == 141

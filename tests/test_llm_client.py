@@ -29,7 +29,7 @@ MESSAGES = [{"role": "user", "content": "Answer.\n\nUser Query:"}]
 
 
 def client(urls: list[str], **kw: Any) -> LlmClient:
-    return LlmClient(urls, "m", concurrency=kw.pop("concurrency", 8), timeouts=TIMEOUTS,
+    return LlmClient(urls, "ste-mock", concurrency=kw.pop("concurrency", 8), timeouts=TIMEOUTS,
                      retry=kw.pop("retry", FAST), **kw)
 
 

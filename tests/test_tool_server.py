@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,82 @@ def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="burst"):
         RateLimit(rate=1.0, burst=0)
     assert ToolServerConfig().today == dt.date(2024, 5, 17)
+
+
+async def test_a_body_under_the_limit_is_read_whole_however_it_arrives(server: str) -> None:
+    padding = "x" * 900_000  # under the 1 MiB limit, far more than one read returns
+    body = orjson.dumps({"api": ECHO.name, "args": {"text": "hi"}, "padding": padding})
+
+    async def in_pieces() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 50_000):
+            yield body[at:at + 50_000]
+
+    async with aiohttp.ClientSession() as s:
+        for data in (body, in_pieces()):  # with a Content-Length, then chunked
+            async with s.post(f"{server}/call", data=data) as resp:
+                answer = await resp.json()
+            assert resp.status == 200 and answer["body"]["echo"] == "hi", answer
+
+
+async def test_a_body_over_the_limit_is_a_413_in_the_routes_shape(server: str) -> None:
+    huge = b'{"api": "Test%%Echo", "args": {"text": "' + b"x" * 10_000_000 + b'"}}'
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for at in range(0, len(huge), 1 << 20):
+            yield huge[at:at + (1 << 20)]
+
+    async with aiohttp.ClientSession() as s:
+        for data in (io.BytesIO(huge), chunked()):
+            async with s.post(f"{server}/call", data=data) as resp:
+                answer = await resp.json()
+            assert resp.status == 413 and answer["status"] == 413
+            assert "1,048,576-byte limit" in answer["body"]["error"]
+        async with s.post(f"{server}/virtual", data=io.BytesIO(huge)) as resp:
+            answer = await resp.json()
+        assert resp.status == 413 and answer["response"] == ""
+        assert "1,048,576-byte limit" in answer["error"]
+        # and the server still answers
+        status, body, _ = await call(s, server, {"text": "ok"})
+    assert status == 200 and body["body"]["echo"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b"{nope", "request body is not JSON"),
+        (b"[1]", "request body is an array"),
+        (b'{"args": {}}', "got no 'api'"),
+        (b'{"api": 5}', "got 'api' as a number"),
+    ],
+)
+async def test_a_request_that_is_no_call_is_a_400_in_the_documented_shape(
+    server: str, raw: bytes, needle: str
+) -> None:
+    async with aiohttp.ClientSession() as s, s.post(f"{server}/call", data=raw) as resp:
+        answer = await resp.json()
+    assert resp.status == 400 and answer["status"] == 400
+    assert needle in answer["body"]["error"]
+
+
+async def test_names_that_are_no_api_share_one_stats_bucket(server: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        for i in range(50):
+            status, _, _ = await call(s, server, {}, api=f"junk-{i}")
+            assert status == 404
+        payload = {"tool_name": "junk", "api_name": "more junk", "tool_input": {}}
+        async with s.post(f"{server}/virtual", json=payload) as resp:
+            assert (await resp.json())["error"].startswith("API not found")
+        await call(s, server, {"text": "a"})
+        async with s.get(f"{server}/stats") as resp:
+            stats = await resp.json()
+    assert set(stats["per_api"]) == {"(unknown)", ECHO.name}
+    assert stats["per_api"]["(unknown)"] == {"calls": 51, "unknown_api": 51}
+    assert stats["calls"] == 52
+
+
+async def test_apis_say_which_backend_answers_each(server: str) -> None:
+    lone = ApiSpec(name="Lone%%x", tool="Lone", api="x", description="No simulator.")
+    async with serve_tools(ToolServerConfig(port=0), Catalog([ECHO, lone])) as url, \
+            aiohttp.ClientSession() as s, s.get(f"{url}/apis") as resp:
+        apis = {a["name"]: a["backend"] for a in await resp.json()}
+    assert apis == {ECHO.name: "simulator", "Lone%%x": None}

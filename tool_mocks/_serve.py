@@ -1,4 +1,4 @@
-"""Running an aiohttp app inside the current event loop, for tests and in-process use."""
+"""Running an aiohttp app inside the current event loop, and reading request bodies whole."""
 
 from __future__ import annotations
 
@@ -8,7 +8,36 @@ from collections.abc import AsyncIterator
 import anyio
 from aiohttp import web
 
-__all__ = ("serve_app",)
+__all__ = ("BodyTooLarge", "read_body", "serve_app")
+
+_CHUNK = 1 << 16
+
+
+class BodyTooLarge(Exception):
+    """A request body longer than the server accepts; ``limit`` is that length in bytes."""
+
+    def __init__(self, limit: int, received: int | None):
+        super().__init__(f"request body is larger than the {limit:,}-byte limit")
+        self.limit = limit
+        self.received = received
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body of ``request``, however it arrives (in pieces, chunked); past ``limit``
+    bytes, :class:`BodyTooLarge` (without reading the rest: the server drains it)."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(limit, declared)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(limit, None)
+        parts.append(chunk)
 
 
 @contextlib.asynccontextmanager

@@ -38,6 +38,7 @@ class UpstreamFault(Exception):
 
 class Backend(Protocol):
     deterministic: bool
+    kind: str  # what answers: "simulator", "upstream" or "llm" (GET /apis shows it)
 
     def handles(self, spec: ApiSpec) -> bool: ...
 
@@ -50,6 +51,7 @@ class SimulatorBackend:
     """The built-in simulators: validation first, then the API's own function."""
 
     deterministic = True
+    kind = "simulator"
 
     def handles(self, spec: ApiSpec) -> bool:
         return spec.name in REGISTRY
@@ -118,6 +120,8 @@ class ProxyBackend(_RemoteBackend):
     header and in the payload field the ToolBench server expects, and never logged or stored.
     """
 
+    kind = "upstream"
+
     def __init__(self, config: UpstreamConfig):
         super().__init__(config.timeout_s)
         self._config = config
@@ -167,19 +171,41 @@ _LLM_INSTRUCTIONS = (
 
 
 class LlmBackend(_RemoteBackend):
-    """Asks an OpenAI-compatible model to write the answer of an API with no simulator."""
+    """Asks an OpenAI-compatible model to write the answer of an API with no simulator.
+
+    ``model = "default"`` asks for the first model the server lists (an OpenAI-compatible
+    server answers 404 for a model it does not serve, as vLLM does for "default").
+    """
+
+    kind = "llm"
 
     def __init__(self, config: LlmBackendConfig):
         super().__init__(config.timeout_s)
         self._config = config
+        self._model = None if config.model == "default" else config.model
+
+    async def _served_model(self, base: str) -> str:
+        if self._model is None:
+            try:
+                async with self.session().get(base + "/v1/models") as resp:
+                    data = orjson.loads(await resp.read()) if resp.status == 200 else None
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+                raise UpstreamFault(f"LLM backend {base} failed: {type(exc).__name__}") from None
+            models = data.get("data") if isinstance(data, dict) else None
+            first = models[0] if isinstance(models, list) and models else None
+            if not isinstance(first, dict) or not isinstance(first.get("id"), str):
+                raise UpstreamFault(f"LLM backend {base} lists no model at GET /v1/models")
+            self._model = first["id"]
+        return self._model
 
     async def forward(self, spec: ApiSpec, clean: dict[str, Any], ctx: SimContext) -> Reply:
         prompt = (
             f"API: {spec.name}\nDocumentation: {spec.prompt_description()}\n"
             f"Call arguments: {ctx.canonical_args}\nJSON body:"
         )
+        base = self._config.url.rstrip("/")
         payload = {
-            "model": self._config.model,
+            "model": await self._served_model(base),
             "messages": [
                 {"role": "system", "content": _LLM_INSTRUCTIONS},
                 {"role": "user", "content": prompt},
@@ -188,19 +214,33 @@ class LlmBackend(_RemoteBackend):
             "max_tokens": self._config.max_tokens,
             "seed": ctx.seed,
         }
-        url = self._config.url.rstrip("/") + "/v1/chat/completions"
+        url = base + "/v1/chat/completions"
         try:
             async with self.session().post(url, json=payload) as resp:
+                raw = await resp.read()
                 if resp.status >= 400:
-                    raise UpstreamFault(f"LLM backend answered HTTP {resp.status}")
-                data = orjson.loads(await resp.read())
+                    raise UpstreamFault(
+                        f"LLM backend {base} answered HTTP {resp.status}: {_error_text(raw)}")
+                data = orjson.loads(raw)
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-            raise UpstreamFault(f"LLM backend failed: {type(exc).__name__}") from None
+            raise UpstreamFault(f"LLM backend {base} failed: {type(exc).__name__}") from None
         try:
             text = str(data["choices"][0]["message"]["content"]).strip()
         except (KeyError, IndexError, TypeError):
             raise UpstreamFault("LLM backend reply has no message content") from None
         return Reply(200, _json_from_text(text))
+
+
+def _error_text(raw: bytes) -> str:
+    """The message of an OpenAI-style error body, or the body's start."""
+    try:
+        data = orjson.loads(raw)
+        message = data["error"]["message"]
+        if isinstance(message, str):
+            return message[:300]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        pass
+    return raw[:300].decode("utf-8", "replace")
 
 
 def _json_from_text(text: str) -> Any:

@@ -16,6 +16,7 @@ from ste_async.errors import ConfigError, SteError
 from .config import (
     FaultConfig,
     LatencyConfig,
+    LlmBackendConfig,
     RateLimit,
     ToolServerConfig,
     load_tool_server_config,
@@ -30,11 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (0 = pick a free one)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--today", default=None, help="the fixed date answered as today (YYYY-MM-DD)")
-    parser.add_argument("--catalog", default=None, help="ToolBench/ste_async catalog file")
+    parser.add_argument("--catalog", default=None,
+                        help="APIs to serve: a ToolBench tool file or a tree of them "
+                             "(data/toolenv/tools), the study's API_descriptions.json, or an "
+                             "ste_async list (default: the built-in 50)")
     parser.add_argument("--cache", dest="cache_path", default=None, help="SQLite response cache file")
     parser.add_argument("--rate", type=float, default=None, help="calls/s per API (0 = unlimited)")
     parser.add_argument("--burst", type=int, default=None, help="burst per API")
     parser.add_argument("--latency-ms", type=float, default=None, help="added latency per call")
+    parser.add_argument("--llm-url", default=None,
+                        help="an OpenAI-compatible server that writes the answers of APIs with "
+                             "no simulator (the [llm] section's url)")
+    parser.add_argument("--llm-model", default=None,
+                        help="the model it is asked for (default: the first it serves)")
     parser.add_argument("--fault-rate", type=float, default=None,
                         help="probability of an injected fault, split evenly over 5xx, reset, "
                              "malformed body and slow reply")
@@ -56,6 +65,13 @@ def config_from_args(args: argparse.Namespace) -> ToolServerConfig:
             rate = args.rate if args.rate is not None else base.rate_limit.rate
             burst = args.burst if args.burst is not None else max(1, base.rate_limit.burst)
             changes["rate_limit"] = RateLimit(rate=rate, burst=burst)
+        if args.llm_url is not None or args.llm_model is not None:
+            if args.llm_url is None and base.llm is None:
+                raise ValueError("--llm-model needs --llm-url (or an [llm] section)")
+            llm = base.llm or LlmBackendConfig(url=args.llm_url)
+            changes["llm"] = msgspec.structs.replace(
+                llm, **({"url": args.llm_url} if args.llm_url is not None else {}),
+                **({"model": args.llm_model} if args.llm_model is not None else {}))
         if args.latency_ms is not None:
             changes["latency"] = LatencyConfig(ms=args.latency_ms)
         if args.fault_rate is not None:

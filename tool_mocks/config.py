@@ -22,6 +22,11 @@ __all__ = (
 DEFAULT_TODAY = dt.date(2024, 5, 17)
 
 
+def _check_url(section: str, url: str) -> None:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{section}: url {url!r} must start with http:// or https://")
+
+
 class RateLimit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A token bucket: ``rate`` calls per second sustained, ``burst`` at once. 0 = no limit."""
 
@@ -76,6 +81,9 @@ class UpstreamConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     key_env: str = "STE_UPSTREAM_KEY"
     timeout_s: float = 30.0
 
+    def __post_init__(self) -> None:
+        _check_url("upstream", self.url)
+
 
 class LlmBackendConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An OpenAI-compatible server that writes answers for APIs with no simulator."""
@@ -85,6 +93,9 @@ class LlmBackendConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     temperature: float = 0.0
     max_tokens: int = 512
     timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        _check_url("llm", self.url)
 
 
 class ToolServerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -36,5 +36,6 @@ def playbook() -> dict[str, list[Entry]]:
 
 def entries_for(api: str) -> list[Entry]:
     """The entries of ``api``; an API the playbook does not know gets one generic request, so
-    the scripted LLM can still explore any catalog (with no arguments to offer)."""
+    the scripted LLM can still explore any catalog (its arguments then come from the API's
+    description, see ``policy``)."""
     return playbook().get(api) or [{"query": f"Please show me what {api} can do.", "args": {}}]

@@ -14,7 +14,8 @@ It tells the roles apart by the phrases in :mod:`ste_async.markers`, checked in 
   preferring one the long-term memory shown in the prompt does not list yet;
 - reflection: "Yes" when the trial ended in a Final Answer after a successful Observation,
   "No" otherwise;
-- acting: a ReAct step calling the API with the playbook's arguments for the imagined request.
+- acting: a ReAct step calling the API with the playbook's arguments for the imagined request
+  (for an API the playbook does not know, the defaults its description documents).
   With probability ``error_rate`` the first step of a trial carries a mistake (bad JSON, an
   unknown API name, no Action Input, a wrong parameter name) so that the feedback loop runs;
   after an error Observation it corrects itself, after a good one it gives a Final Answer.
@@ -145,11 +146,35 @@ def _args_for_query(api: str, messages: list[_Message]) -> dict[str, Any]:
         if (prev.get("role") == "user" and _content(prev).rstrip().endswith(QUERY_MARKER)
                 and cur.get("role") == "assistant"):
             query = _content(cur)
+    if api not in playbook():
+        return _described_defaults(api, messages)
     entries = entries_for(api)
     for entry in entries:
         if entry["query"] == query:
             return dict(entry["args"])
     return dict(entries[0]["args"])
+
+
+def _described_defaults(api: str, messages: list[_Message]) -> dict[str, Any]:
+    """For an API the playbook does not know (a catalog of one's own): the defaults its
+    description gives its required parameters, read from the prompt, the way a model would
+    fill in a documented example."""
+    if not api:
+        return {}
+    line = re.compile(rf"^API_name: {re.escape(api)}\nDescription: (\{{.*)$", re.M)
+    for m in messages:
+        found = line.search(_content(m)) if m.get("role") == "user" else None
+        if found is None:
+            continue
+        try:
+            described = orjson.loads(found.group(1))
+        except orjson.JSONDecodeError:
+            return {}
+        params = described.get("required_parameters") if isinstance(described, dict) else None
+        return {p["name"]: p["default"] for p in params or ()
+                if isinstance(p, dict) and isinstance(p.get("name"), str)
+                and p.get("default") not in (None, "")}
+    return {}
 
 
 def _mistake(api: str, args: dict[str, Any], rng: random.Random) -> str:

@@ -3,11 +3,21 @@
 Routes:
     POST /call     {"api": NAME, "args": {...}} -> {"status": S, "body": ...}
                    HTTP 200 carries every answer of the API itself, errors included (they
-                   are the learning signal); HTTP 429 / 5xx / a dropped connection / a
-                   non-JSON body are transport faults (real or injected).
-    POST /virtual  ToolBench form {category, tool_name, api_name, tool_input} ->
-                   {"error": "", "response": "..."}
-    GET  /apis     the catalog, GET /health, GET /stats (counters).
+                   are the learning signal). Everything else is another HTTP status with the
+                   same shape, ``{"status": S, "body": {"error": MESSAGE}}``: 400 a request
+                   that is not one, 404 an unknown API, 413 a body over the limit, 429 rate
+                   limited, 5xx a backend that cannot be reached (or an injected fault). An
+                   injected reset drops the connection and an injected malformed answer is
+                   not JSON: those two are the faults they stand for.
+    POST /virtual  ToolBench form {category, tool_name, api_name, tool_input[, strip,
+                   toolbench_key]} -> {"error": "", "response": "..."}; the API is found by
+                   any of the names ToolBench clients and the study use (see ``naming``).
+                   Every failure, an error answer of the API included, has a non-empty
+                   ``error``; the HTTP status is 200 for what the API (or its absence) says,
+                   and 400 / 413 / 429 / 5xx as on /call for the rest.
+    GET  /apis     the catalog, each API with the backend that answers it (``backend``:
+                   "simulator", "upstream", "llm" or null); GET /health, GET /stats
+                   (counters; names that are no API are counted together, under "(unknown)").
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import anyio
 import orjson
@@ -24,19 +34,29 @@ from aiohttp import web
 
 from ste_async.catalog import ApiSpec, Catalog, load_catalog
 
-from ._serve import serve_app
+from ._serve import BodyTooLarge, read_body, serve_app
 from .backends import Backend, LlmBackend, ProxyBackend, SimulatorBackend, UpstreamFault
 from .cache import CachedReply, ResponseCache, cache_key, canonical_args
 from .config import ToolServerConfig
 from .limits import TokenBucket, draw_fault, draw_latency_s
+from .naming import ApiResolver
 from .simulators._base import SimContext
 
-__all__ = ("ToolServer", "make_app", "serve_tools", "server_of")
+__all__ = ("UNKNOWN_BUCKET", "Refusal", "ToolServer", "make_app", "serve_tools", "server_of")
 
 log = logging.getLogger("tool_mocks")
 
 _JSON = "application/json"
 _STATS_KEY: web.AppKey[ToolServer] = web.AppKey("tool_server")
+UNKNOWN_BUCKET = "(unknown)"
+
+
+class Refusal(NamedTuple):
+    """A call answered by the server instead of the API: HTTP ``status`` and why."""
+
+    status: int
+    message: str
+    headers: dict[str, str] | None = None
 
 
 class ToolServer:
@@ -45,6 +65,7 @@ class ToolServer:
     def __init__(self, config: ToolServerConfig, catalog: Catalog | None = None):
         self.config = config
         self.catalog = catalog if catalog is not None else load_catalog(config.catalog)
+        self.resolver = ApiResolver(self.catalog)
         self.cache = ResponseCache(config.cache_path)
         self.backends: list[Backend] = [SimulatorBackend()]
         if config.upstream is not None:
@@ -67,6 +88,7 @@ class ToolServer:
                     "description": s.description,
                     "required": [p.name for p in s.required],
                     "optional": [p.name for p in s.optional],
+                    "backend": self.backend_kind(s),
                 }
                 for s in self.catalog.values()
             ]
@@ -84,6 +106,11 @@ class ToolServer:
         self.stats[what] += 1
         self.per_api.setdefault(api, Counter())[what] += 1
 
+    def count_unknown(self) -> None:
+        """Count a call of a name that is no API: one bucket for all, however many names."""
+        self._count(UNKNOWN_BUCKET, "calls")
+        self._count(UNKNOWN_BUCKET, "unknown_api")
+
     def _bucket(self, api: str) -> TokenBucket | None:
         limit = self.config.limit_for(api)
         if limit.rate <= 0:
@@ -99,12 +126,15 @@ class ToolServer:
                 return backend
         return None
 
-    async def answer(self, spec: ApiSpec, args: Any) -> CachedReply:
+    def backend_kind(self, spec: ApiSpec) -> str | None:
+        """What answers ``spec`` here ("simulator", "upstream", "llm"), or None: nothing."""
+        backend = self._backend_for(spec)
+        return None if backend is None else backend.kind
+
+    async def answer(self, spec: ApiSpec, args: Any, canonical: str | None = None) -> CachedReply:
         """The API's answer to ``args``: from the cache, or computed and cached."""
-        try:
+        if canonical is None:
             canonical = canonical_args(args)
-        except TypeError:
-            canonical = repr(args)
         key = cache_key(spec.name, canonical)
         hit = await self.cache.get(key)
         if hit is not None:
@@ -113,9 +143,9 @@ class ToolServer:
         self.stats["cache_misses"] += 1
         backend = self._backend_for(spec)
         if backend is None:
-            return CachedReply(
-                501, orjson.dumps({"error": f"no backend can answer {spec.name!r}"})
-            )
+            return CachedReply(501, orjson.dumps({
+                "error": f"no backend can answer {spec.name!r}: it has no simulator, and this "
+                         "server has neither an upstream nor an LLM configured"}))
         ctx = SimContext(self.config.seed, self.config.today, spec.name, canonical)
         reply = await backend.answer(spec, args, ctx)
         cached = CachedReply(reply.status, orjson.dumps(reply.body))
@@ -124,26 +154,38 @@ class ToolServer:
             return cached
         return await self.cache.put_durable(key, spec.name, canonical, cached)
 
-    async def handle_call(self, api: str, args: Any, request: web.Request) -> web.StreamResponse | CachedReply:
-        """Limits and faults first, then the answer; a Response here is a transport fault."""
-        self._count(api, "calls")
+    async def handle_call(
+        self, api: str, args: Any, request: web.Request
+    ) -> CachedReply | Refusal | web.StreamResponse:
+        """Limits and faults first, then the answer. A :class:`Refusal` is the server's
+        answer instead of the API's; a Response is an injected fault sent as it is."""
         spec = self.catalog.get(api)
         if spec is None:
-            self._count(api, "unknown_api")
-            return _json_response(
-                404, {"error": f"unknown API {api!r}; GET /apis lists the {len(self.catalog)} APIs"}
-            )
+            self.count_unknown()
+            return Refusal(404, f"unknown API {api[:200]!r}; GET /apis lists the "
+                                f"{len(self.catalog)} APIs")
+        return await self.call_api(spec, args, request)
+
+    async def call_api(
+        self, spec: ApiSpec, args: Any, request: web.Request
+    ) -> CachedReply | Refusal | web.StreamResponse:
+        """:meth:`handle_call` for an API already found in the catalog."""
+        api = spec.name
+        self._count(api, "calls")
         bucket = self._bucket(api)
         if bucket is not None:
             wait = bucket.take()
             if wait > 0:
                 self._count(api, "rate_limited")
-                return _json_response(
-                    429,
-                    {"error": f"rate limit exceeded for {api!r}"},
-                    headers={"Retry-After": f"{wait:.3f}"},
-                )
-        key = cache_key(api, canonical_args(args) if _jsonable(args) else repr(args))
+                return Refusal(429, f"rate limit exceeded for {api!r}",
+                               {"Retry-After": f"{wait:.3f}"})
+        try:
+            canonical = canonical_args(args)
+        except TypeError:
+            # orjson writes at most 254 levels of nesting; no API takes arguments that deep
+            self._count(api, "api_errors")
+            return CachedReply(400, orjson.dumps({"error": "arguments are nested too deeply"}))
+        key = cache_key(api, canonical)
         self._attempts[key] += 1
         attempt = self._attempts[key]
         fault = draw_fault(self.config.faults, self.config.seed, key, attempt)
@@ -155,17 +197,16 @@ class ToolServer:
         if fault is not None:
             self._count(api, f"fault_{fault}")
         if fault == "server_error":
-            status = (500, 502, 503)[attempt % 3]
-            return web.Response(status=status, text="upstream service error (injected)")
+            return Refusal((500, 502, 503)[attempt % 3], "upstream service error (injected)")
         if fault == "reset":
             if request.transport is not None:
                 request.transport.abort()  # the client sees the connection drop mid-request
             return web.Response(status=500)
         try:
-            reply = await self.answer(spec, args)
+            reply = await self.answer(spec, args, canonical)
         except UpstreamFault as exc:
             self._count(api, "upstream_faults")
-            return web.Response(status=502, text=str(exc))
+            return Refusal(502, str(exc))
         if reply.status >= 400:
             self._count(api, "api_errors")
         if fault == "malformed":
@@ -173,48 +214,84 @@ class ToolServer:
         return reply
 
 
-def _jsonable(args: Any) -> bool:
-    try:
-        orjson.dumps(args)
-    except TypeError:
-        return False
-    return True
+class _BadRequest(Exception):
+    """A request the route cannot take: answered with ``status`` in the route's own shape."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type=_JSON, headers=headers)
 
 
-async def _read_json(request: web.Request, limit: int) -> Any:
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+async def _read_object(request: web.Request, limit: int, shape: str) -> dict[str, Any]:
+    """The request's JSON object, read whole; :class:`_BadRequest` (400 or 413) otherwise."""
     try:
-        return orjson.loads(raw)
+        raw = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise _BadRequest(413, str(exc)) from None
+    try:
+        payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(
-            body=orjson.dumps({"error": f"request body is not JSON: {exc}"}), content_type=_JSON
-        ) from None
+        raise _BadRequest(400, f"request body is not JSON ({exc}); expected {shape}") from None
+    if not isinstance(payload, dict):
+        raise _BadRequest(400, f"request body is {_type_name(payload)}; expected {shape}")
+    return payload
+
+
+def _decode_args(args: Any) -> Any:
+    """Arguments sent as JSON text decoded the way the API would read them (empty: none);
+    text that is not JSON raises ValueError with the decoder's message."""
+    if not isinstance(args, str):
+        return args
+    if not args.strip():
+        return {}
+    try:
+        return orjson.loads(args)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+_CALL_SHAPE = '{"api": NAME, "args": {...}}'
+
+
+def _call_refusal(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return _json_response(status, {"status": status, "body": {"error": message}}, headers)
 
 
 async def _call(request: web.Request) -> web.StreamResponse:
     server = request.app[_STATS_KEY]
-    payload = await _read_json(request, server.config.max_body_bytes)
-    if not isinstance(payload, dict) or not isinstance(payload.get("api"), str):
-        return _json_response(400, {"error": 'expected {"api": NAME, "args": {...}}'})
-    args = payload.get("args", {})
-    if isinstance(args, str):
-        # a model's Action Input may arrive as text; decode it the way the API would
-        try:
-            args = orjson.loads(args) if args.strip() else {}
-        except orjson.JSONDecodeError as exc:
-            return web.Response(
-                body=b'{"status":400,"body":'
-                + orjson.dumps({"error": f"arguments are not valid JSON: {exc}"})
-                + b"}",
-                content_type=_JSON,
-            )
-    result = await server.handle_call(payload["api"], args, request)
+    try:
+        payload = await _read_object(request, server.config.max_body_bytes, _CALL_SHAPE)
+        api = payload.get("api")
+        if not isinstance(api, str):
+            got = "no 'api'" if api is None else f"'api' as {_type_name(api)}"
+            raise _BadRequest(400, f"expected {_CALL_SHAPE}, got {got}")
+    except _BadRequest as exc:
+        return _call_refusal(exc.status, exc.message)
+    try:
+        args = _decode_args(payload.get("args", {}))
+    except ValueError as exc:
+        # a model's Action Input may arrive as text: to the API, bad JSON is a bad request
+        return web.Response(
+            body=b'{"status":400,"body":'
+            + orjson.dumps({"error": f"arguments are not valid JSON: {exc}"})
+            + b"}",
+            content_type=_JSON,
+        )
+    result = await server.handle_call(api, args, request)
+    if isinstance(result, Refusal):
+        return _call_refusal(*result)
     if isinstance(result, web.StreamResponse):
         return result
     return web.Response(
@@ -222,27 +299,81 @@ async def _call(request: web.Request) -> web.StreamResponse:
     )
 
 
+_VIRTUAL_SHAPE = '{"category", "tool_name", "api_name", "tool_input"}'
+
+
+def _virtual_answer(status: int, error: str, response: str = "",
+                    headers: dict[str, str] | None = None) -> web.Response:
+    return _json_response(status, {"error": error, "response": response}, headers)
+
+
+def _virtual_fields(payload: dict[str, Any]) -> tuple[str, str, str]:
+    """(category, tool_name, api_name) of a /virtual request, each checked to be text."""
+    values: list[str] = []
+    for field in ("category", "tool_name", "api_name"):
+        value = payload.get(field)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise _BadRequest(400, f"'{field}' must be a string, got {_type_name(value)}")
+        values.append(value.strip())
+    category, tool, api = values
+    if not tool and not api:
+        raise _BadRequest(400, f"no 'tool_name' (nor 'api_name') given; expected {_VIRTUAL_SHAPE}")
+    return category, tool or api, api
+
+
 async def _virtual(request: web.Request) -> web.StreamResponse:
     server = request.app[_STATS_KEY]
-    payload = await _read_json(request, server.config.max_body_bytes)
-    if not isinstance(payload, dict):
-        return _json_response(400, {"error": "expected a JSON object"})
-    tool, api = payload.get("tool_name"), payload.get("api_name")
-    name = f"{tool}%%{api}" if api and api != tool else str(tool)
-    if name not in server.catalog and api in server.catalog:
-        name = str(api)
-    raw_input = payload.get("tool_input", {})
-    if isinstance(raw_input, str):
-        try:
-            raw_input = orjson.loads(raw_input) if raw_input.strip() else {}
-        except orjson.JSONDecodeError:
-            return _json_response(200, {"error": "tool_input is not valid JSON", "response": ""})
-    result = await server.handle_call(name, raw_input, request)
+    try:
+        payload = await _read_object(request, server.config.max_body_bytes, _VIRTUAL_SHAPE)
+        category, tool, api = _virtual_fields(payload)
+        tool_input = payload.get("tool_input", {})
+        if tool_input is not None and not isinstance(tool_input, (str, dict)):
+            raise _BadRequest(400, "'tool_input' must be a JSON string or an object, got "
+                                   f"{_type_name(tool_input)}")
+    except _BadRequest as exc:
+        return _virtual_answer(exc.status, exc.message)
+    found = server.resolver.resolve(tool, api, category)
+    if isinstance(found, str):
+        server.count_unknown()
+        return _virtual_answer(200, found)
+    try:
+        args = _decode_args({} if tool_input is None else tool_input)
+    except ValueError as exc:
+        return _virtual_answer(200, f"tool_input is not valid JSON: {exc}")
+    result = await server.call_api(found, args, request)
+    if isinstance(result, Refusal):
+        return _virtual_answer(result.status, result.message, headers=result.headers)
     if isinstance(result, web.StreamResponse):
-        if result.status == 404:
-            return _json_response(200, {"error": f"API not found: {name}", "response": ""})
         return result
-    return _json_response(200, {"error": "", "response": result.body.decode()})
+    text = _response_text(result.body)
+    if result.status >= 400:
+        return _virtual_answer(200, f"{found.name} answered status {result.status}: "
+                                    f"{_error_of(result.body)}", text)
+    return _virtual_answer(200, "", text)
+
+
+def _response_text(body: bytes) -> str:
+    """The answer as ToolBench's ``response`` holds it: JSON text, or the text itself."""
+    if body.startswith(b'"'):
+        try:
+            decoded = orjson.loads(body)
+            if isinstance(decoded, str):
+                return decoded
+        except orjson.JSONDecodeError:
+            pass
+    return body.decode("utf-8", "replace")
+
+
+def _error_of(body: bytes) -> str:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str) and data["error"]:
+        return str(data["error"])[:500]
+    return _response_text(body)[:500] or "(no body)"
 
 
 async def _apis(request: web.Request) -> web.Response:

@@ -117,7 +117,7 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
                           retry=config.tool_retry, seed=config.seed) as tools:
         try:
             with anyio.fail_after(connect_s):
-                offered = {a["name"] for a in await tools.list_apis()}
+                offered = {a["name"]: a for a in await tools.list_apis()}
         except (TransientError, RequestRejectedError, TimeoutError, OSError) as exc:
             raise ConfigError(
                 f"tool server {tools.url} is unreachable ({type(exc).__name__}); start it with "
@@ -129,6 +129,7 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
             f"tool server {endpoints.tools_url} does not offer {len(missing)} API(s) of this "
             f"run, e.g. {missing[0]!r}"
         )
+    _check_backends(endpoints.tools_url, specs, offered)
     urls = list(endpoints.llm_urls)
     model = await checked_model(urls, config.llm.model, connect_s)
     window = await context_window(urls, model, connect_s)
@@ -143,6 +144,21 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
                   "is recorded with the server's refusal and ends its episode)",
                   file=sys.stderr)
     return model
+
+
+def _check_backends(url: str, specs: list[ApiSpec], offered: dict[str, Any]) -> None:
+    """Every API of the run has something at the tool server to answer it (its ``GET /apis``
+    entry names a backend; a server that does not say is taken at its word)."""
+    without = [s.name for s in specs
+               if isinstance(offered[s.name], dict) and "backend" in offered[s.name]
+               and not offered[s.name]["backend"]]
+    if without:
+        raise ConfigError(
+            f"tool server {url} cannot answer {len(without)} API(s) of this run, e.g. "
+            f"{without[0]!r}: they have no simulator and the server has no LLM or upstream "
+            "to stand in; serve them with `ste-async serve-tools --catalog ... --llm-url URL` "
+            "(or an [llm] or [upstream] section in its --config) and pass --tools-url"
+        )
 
 
 def plan_run(
