@@ -194,3 +194,15 @@ def test_a_resume_with_other_apis_leaves_the_card_alone(
                  "--quiet", "--resume"]) == 2
     assert "apis=" in _one_line(capsys, "explore")
     assert json.loads((run / "run.json").read_text()) == before
+
+
+def test_a_catalog_entry_of_the_wrong_shape(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "API_descriptions.json"
+    entry = {"description": "Adds days to a date.", "required_parameters": 5,
+             "optional_parameters": []}
+    path.write_text(json.dumps({"Dates%%add": json.dumps(entry)}))
+    assert main(["explore", "--catalog", str(path), "--llm", "mock", "--out",
+                 str(tmp_path / "r"), "--quiet"]) == 2
+    line = _one_line(capsys, "explore")
+    assert "'Dates%%add'" in line and "'required_parameters' must be an array" in line
