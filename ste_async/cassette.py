@@ -68,6 +68,9 @@ class _LlmLine(msgspec.Struct, kw_only=True):
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # how many tries the reply took when it was recorded: a replayed call reports them, so a
+    # resumed run's retry counts are those of the exchanges its episodes are made of
+    attempts: int = 1
 
 
 class _ToolLine(msgspec.Struct, kw_only=True):
@@ -198,7 +201,7 @@ class RecordedLlm:
                 return Completion(text=line.text, finish_reason=line.finish_reason,
                                   prompt_tokens=line.prompt_tokens,
                                   completion_tokens=line.completion_tokens, latency_s=0.0,
-                                  attempts=0, endpoint="cassette")
+                                  attempts=line.attempts, endpoint="cassette")
             if self.inner is None:
                 raise ReplayMissError(
                     f"the cassette holds no reply to the LLM request of {at} "
@@ -209,7 +212,8 @@ class RecordedLlm:
         if self.cassette.recording:
             await self.cassette.record(key, _LlmLine(
                 key=key, at=at, text=c.text, finish_reason=c.finish_reason,
-                prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens))
+                prompt_tokens=c.prompt_tokens, completion_tokens=c.completion_tokens,
+                attempts=c.attempts))
         return c
 
 
