@@ -74,47 +74,115 @@ def _int_or_auto(value: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default after its help, unless the help already says it or there
+    is none to show (a flag, or a value decided elsewhere, which the help then names)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("default" in text or default is None or default is False
+                or default is argparse.SUPPRESS or action.nargs == 0
+                or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .config import (
+        DEFAULT_EPISODES,
+        DEFAULT_MAX_TOKENS,
+        DEFAULT_MAX_TURN,
+        DEFAULT_TRIALS,
+        ExploreConfig,
+    )
+    from .config import DEFAULT_TEMPERATURE as TEMPERATURE
+
+    d = ExploreConfig()
     p = sub.add_parser("explore", help="run STE exploration episodes",
-                       description="Run STE exploration: imagine, act, reflect, per API.")
-    p.add_argument("--config", type=Path, help="TOML file ([explore] table or top level)")
-    p.add_argument("--apis", help="all (default), comma-separated names, or @FILE")
-    p.add_argument("--catalog", help="the APIs: a ToolBench tool file or a tree of them "
-                   "(data/toolenv/tools), the study's API_descriptions.json, or an ste_async "
-                   "list (default: the built-in 50)")
-    p.add_argument("--episodes", type=int, help="episodes per API (study: 15)")
-    p.add_argument("--trials", type=int, help="trials per episode (study: 4)")
-    p.add_argument("--max-turn", type=int, dest="max_turn", help="tool rounds per trial (study: 4)")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max-tokens", type=int, dest="max_tokens")
-    p.add_argument("--lanes", type=int, help="episodes of one API at once (study: 1)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes, the APIs partitioned among them (for when one process "
-                        "saturates a core; default 1)")
-    p.add_argument("--max-episodes", type=int, dest="max_episodes", help="episodes in flight")
-    p.add_argument("--llm-concurrency", type=_int_or_auto, dest="llm_concurrency",
-                   help="LLM requests in flight, or 'auto' to follow the server's load")
-    p.add_argument("--tool-concurrency", type=int, dest="tool_concurrency")
-    p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
-    p.add_argument("--llm-url", action="append", dest="llm_urls", help="OpenAI-compatible base URL (repeatable)")
-    p.add_argument("--model")
-    p.add_argument("--tools-url", dest="tools_url", help="tool server (default: in-process mocks)")
-    p.add_argument("--out", type=Path, default=Path("runs/explore"), help="run directory")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--no-ltm", dest="ltm", action="store_false", default=None)
-    p.add_argument("--no-stm", dest="stm", action="store_false", default=None)
-    p.add_argument("--no-reflection", dest="reflection", action="store_false", default=None)
-    p.add_argument("--constrain-actions", dest="constrain_actions",
-                   action=argparse.BooleanOptionalAction, default=None,
-                   help="limit Action to the offered APIs and Action Input to JSON with a "
-                        "grammar (default: on for the embedded model, off otherwise)")
-    p.add_argument("--mock-latency-ms", type=float, default=0.0)
-    p.add_argument("--mock-error-rate", type=float, default=0.2)
-    p.add_argument("--cassette", choices=CASSETTE_MODES, default=None,
-                   help="record every exchange (default: record; a --resume keeps the run's "
-                        "choice and replays what was recorded), replay offline, or off")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+                       formatter_class=_HelpFormatter,
+                       description="Run STE exploration: imagine, act, reflect, per API. "
+                                   "Settings not given come from --config, else the study's "
+                                   "defaults; with --resume, from the run's run.json.")
+    p.add_argument("--config", type=Path, help="TOML file ([explore] table or top level; "
+                   "the LLM settings in [explore.llm])")
+
+    what = p.add_argument_group("what to explore")
+    what.add_argument("--apis", help="all (default), comma-separated names, or @FILE (a JSON "
+                      "list, or one name per line)")
+    what.add_argument("--catalog", help="the APIs: a ToolBench tool file or a tree of them "
+                      "(data/toolenv/tools), the study's API_descriptions.json, or an "
+                      "ste_async list (default: the built-in 50)")
+
+    protocol = p.add_argument_group("protocol (the study's defaults)")
+    protocol.add_argument("--episodes", type=int,
+                          help=f"episodes per API (default: {DEFAULT_EPISODES})")
+    protocol.add_argument("--trials", type=int,
+                          help=f"trials per episode (default: {DEFAULT_TRIALS})")
+    protocol.add_argument("--max-turn", type=int, dest="max_turn",
+                          help=f"tool rounds per trial (default: {DEFAULT_MAX_TURN})")
+    protocol.add_argument("--lanes", type=int, help=f"episodes of one API at once, more is "
+                          f"faster with staler memory (default: {d.lanes})")
+    protocol.add_argument("--no-ltm", dest="ltm", action="store_false", default=None,
+                          help="ablation: no long-term memory (no earlier queries shown)")
+    protocol.add_argument("--no-stm", dest="stm", action="store_false", default=None,
+                          help="ablation: no short-term memory (each trial a fresh "
+                               "conversation)")
+    protocol.add_argument("--no-reflection", dest="reflection", action="store_false",
+                          default=None, help="ablation: no self-assessment; memory lists "
+                                             "queries without a solved label")
+    protocol.add_argument("--seed", type=int, help="run seed; every request's seed derives "
+                          f"from (seed, api, episode, trial, step) (default: {d.seed})")
+
+    sampling = p.add_argument_group("sampling")
+    sampling.add_argument("--temperature", type=float,
+                          help=f"sampling temperature (default: {TEMPERATURE})")
+    sampling.add_argument("--max-tokens", type=int, dest="max_tokens",
+                          help=f"tokens per model call (default: {DEFAULT_MAX_TOKENS})")
+    sampling.add_argument("--constrain-actions", dest="constrain_actions",
+                          action=argparse.BooleanOptionalAction, default=None,
+                          help="limit Action to the offered APIs and Action Input to JSON "
+                               "with a grammar (default: on for the embedded model, off "
+                               "otherwise, as the study ran)")
+
+    llm = p.add_argument_group("LLM (default: the embedded model, started for the run)")
+    llm.add_argument("--llm-url", action="append", dest="llm_urls", metavar="URL",
+                     help="OpenAI-compatible base URL, with or without /v1 (repeatable: "
+                          "load-balanced with episode affinity)")
+    llm.add_argument("--model", help="the model to ask (default: the first the server offers)")
+    llm.add_argument("--llm", choices=["mock"], help="mock: the scripted test LLM, in-process")
+    llm.add_argument("--mock-latency-ms", type=float, default=0.0,
+                     help="--llm mock: milliseconds per reply")
+    llm.add_argument("--mock-error-rate", type=float, default=0.2,
+                     help="--llm mock: chance that a trial's first step holds a mistake")
+
+    tools = p.add_argument_group("tools")
+    tools.add_argument("--tools-url", dest="tools_url", metavar="URL",
+                       help="a running tool server (default: the mock tool server, "
+                            "in-process)")
+
+    limits = p.add_argument_group("concurrency")
+    limits.add_argument("--max-episodes", type=int, dest="max_episodes",
+                        help=f"episodes in flight, all APIs together (default: "
+                             f"{d.max_episodes})")
+    limits.add_argument("--llm-concurrency", type=_int_or_auto, dest="llm_concurrency",
+                        help="LLM requests in flight, or 'auto' to follow the server's load "
+                             f"(default: {d.llm.concurrency})")
+    limits.add_argument("--tool-concurrency", type=int, dest="tool_concurrency",
+                        help=f"tool requests in flight (default: {d.tool_concurrency})")
+    limits.add_argument("--workers", type=int, default=1,
+                        help="processes, the APIs partitioned among them (for when one "
+                             "process saturates a core)")
+
+    output = p.add_argument_group("output and recording")
+    output.add_argument("--out", type=Path, default=Path("runs/explore"), help="run directory")
+    output.add_argument("--resume", action="store_true",
+                        help="continue the run in --out with its recorded settings")
+    output.add_argument("--cassette", choices=CASSETTE_MODES, default=None,
+                        help="record every exchange (default: record; a --resume keeps the "
+                             "run's choice and replays what was recorded), replay offline, "
+                             "or off")
+    output.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=_cmd_explore)
 
 
@@ -176,9 +244,10 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         description="ste: the explored episodes in the study's data_dict layout. ste-train, "
                     "openai, sharegpt: the distilled training data (run `ste-async distill` "
                     "first), optionally one continual-learning round.")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, help="an explored run directory")
     p.add_argument("--format", choices=["ste", "ste-train", "openai", "sharegpt"],
-                   default="ste")
+                   default="ste", help="ste: the explored episodes (data_dict.json); the "
+                                       "others: the distilled training data")
     p.add_argument("--out", type=Path, help="output file (default: in RUN_DIR, data_dict.json "
                    "for ste, tool_data_train.json for ste-train, CL_round_K[_no_replay].json "
                    "for a round, train_openai.jsonl, train_sharegpt.jsonl)")
@@ -254,7 +323,7 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         description="Filter a run's trials with an LLM judge (informative, faithful, "
                     "appropriate use), paraphrase the kept queries, and write "
                     "RUN_DIR/distill/dataset.json.")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, help="an explored run directory")
     p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
     p.add_argument("--llm-url", action="append", dest="llm_urls",
                    help="OpenAI-compatible base URL (repeatable)")
@@ -336,14 +405,18 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                         "--max-num-seqs, default vLLM's own; mock: 0 = no limit, the rest queue)")
     p.add_argument("--startup-timeout", type=float, default=0.0,
                    help="seconds to wait for health (default: 180 embedded, 900 vllm)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--latency-ms", type=float, default=0.0)
+    p.add_argument("--port", type=int, default=8000,
+                   help="port of the first server (0: free ports)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="mock: milliseconds per reply")
     p.add_argument("--latency-spread", type=float, default=0.0,
                    help="uniform +-fraction around --latency-ms")
-    p.add_argument("--per-token-ms", type=float, default=0.0)
-    p.add_argument("--load-ms", type=float, default=0.0)
-    p.add_argument("--error-rate", type=float, default=0.2)
+    p.add_argument("--per-token-ms", type=float, default=0.0,
+                   help="mock: milliseconds per generated token")
+    p.add_argument("--load-ms", type=float, default=0.0,
+                   help="mock: milliseconds added per request already in flight")
+    p.add_argument("--error-rate", type=float, default=0.2,
+                   help="mock: chance that a trial's first step holds a mistake")
     p.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
                    help="passed to llama-server or vllm serve")
     p.set_defaults(func=_cmd_serve_llm)
@@ -421,7 +494,8 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                                    "file for `ste-async score`.")
     p.add_argument("--test", required=True, help="test file in the study's layout "
                    "(tool_test.json: {api: [{query, action, action_input}]})")
-    p.add_argument("--setting", choices=["zero-shot", "icl"], default="zero-shot")
+    p.add_argument("--setting", choices=["zero-shot", "icl"], default="zero-shot",
+                   help="icl: show the k explored examples nearest each query")
     p.add_argument("--demos", help="ICL: examples JSON or a run directory (its "
                    "distill/dataset.json); default: the items' own 'demo' lists")
     p.add_argument("--k", type=int, default=8, help="ICL demonstrations per query (study: 8)")
@@ -437,13 +511,17 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--system", choices=["plain", "tool"], default="plain",
                    help="system message: plain (the study's chat-model runs) or tool (its "
                         "fine-tuned runs)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--max-tokens", type=int, default=256, dest="max_tokens")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="sampling temperature (the study's)")
+    p.add_argument("--max-tokens", type=int, default=256, dest="max_tokens",
+                   help="tokens per reply (the study's)")
     p.add_argument("--llm", choices=["mock"], help="mock: the scripted LLM, in-process")
     p.add_argument("--llm-url", action="append", dest="llm_urls",
                    help="OpenAI-compatible base URL (repeatable)")
-    p.add_argument("--model", default="default")
-    p.add_argument("--out", type=Path, default=Path("predictions.json"))
+    p.add_argument("--model", default="default",
+                   help="the model to ask ('default': the first the server offers)")
+    p.add_argument("--out", type=Path, default=Path("predictions.json"),
+                   help="prediction file (its cassette and meta file are written beside it)")
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight")
     p.add_argument("--seed", type=int, default=0, help="API order seed (0: the study's) and "
                    "root of every request's seed")
@@ -486,7 +564,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
 def _add_replay(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("replay", help="re-run a recorded run offline and compare trajectories")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", type=Path, help="a run recorded with --cassette record")
     p.add_argument("--out", type=Path, help="where the replay writes (default RUN_DIR/replay)")
     p.set_defaults(func=_cmd_replay)
 
@@ -518,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
                 _add_score, _add_infer, _add_distill):
         add(sub)
     for command in sub.choices.values():  # -v after the command name too
+        command.formatter_class = _HelpFormatter
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                              help="log at INFO level, and show the traceback of an error")
     return parser

@@ -256,3 +256,29 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path,
         proc.stderr.close()
     assert len(head) == read_first
     assert err.decode() == "" and code == 141
+
+
+def test_every_option_of_every_command_has_help_that_shows_its_default() -> None:
+    import argparse
+
+    from ste_async.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lacking: list[str] = []
+    for name, command in commands.choices.items():
+        text = command.format_help()
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            where = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            if not action.help:
+                lacking.append(f"{where}: no help")
+                continue
+            shown = command._get_formatter()._expand_help(action) if action.help else ""
+            takes_value = action.nargs != 0 and action.option_strings
+            if (takes_value and action.default not in (None, argparse.SUPPRESS)
+                    and "default" not in shown):
+                lacking.append(f"{where}: default {action.default!r} not shown")
+        assert "--verbose" in text
+    assert not lacking, "\n".join(lacking)

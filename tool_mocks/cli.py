@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML file (a [tools] table or top level)")
     parser.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (0 = pick a free one)")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the simulators and the fault draws (default 0)")
     parser.add_argument("--today", default=None, help="the fixed date answered as today (YYYY-MM-DD)")
     parser.add_argument("--catalog", default=None,
                         help="APIs to serve: a ToolBench tool file or a tree of them "
