@@ -235,7 +235,18 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     if outcome.interrupted:
         print("interrupted: partial results kept; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return EXIT_OK if outcome.metrics.failed == 0 else 1
+    if outcome.metrics.failed:
+        return 1
+    print(f"next: ste-async distill {outcome.run_dir}{_llm_options(args)}   (judge and "
+          "paraphrase the trials into training data)")
+    return EXIT_OK
+
+
+def _llm_options(args: argparse.Namespace) -> str:
+    """The LLM options of this command, to repeat in the next one."""
+    if args.llm == "mock":
+        return " --llm mock"
+    return "".join(f" --llm-url {url}" for url in args.llm_urls or ())
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -269,6 +280,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     replay.add_argument("--no-replay", action="store_true",
                         help="the ablation: batch K's examples only")
     p.add_argument("--seed", type=int, default=0, help="seed of the replay sample")
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="training formats: keep rows identical to one already written "
+                        "(they are left out and counted by default)")
     p.add_argument("--wait", action="store_true",
                    help="when the run is being written (explore or distill running), wait "
                         "for it to end instead of exporting what is finished so far")
@@ -306,14 +320,16 @@ def _export(args: argparse.Namespace) -> int:
                         with_observation=args.with_observation, batches=args.batches,
                         cl_round=args.cl_round,
                         replay_ratio=0.0 if args.no_replay else args.replay_ratio,
-                        seed=args.seed)
+                        seed=args.seed, keep_duplicates=args.keep_duplicates)
     if done.round is not None:
         for warning in done.round.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         print(f"round {done.round.round}: {len(done.round.new)} examples of "
               f"{len(done.round.apis)} APIs + {len(done.round.replay)} replayed "
               f"(of {done.round.replay_pool} earlier)")
-    print(f"wrote {done.path}: {done.examples} examples, {done.apis} APIs")
+    dropped = (f" ({done.duplicates} exact duplicate rows left out; --keep-duplicates keeps "
+               "them)" if done.duplicates else "")
+    print(f"wrote {done.path}: {done.examples} examples{dropped}, {done.apis} APIs")
     return EXIT_OK
 
 
@@ -349,7 +365,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from .distill.runner import DistillConfig, distill
 
     mock = mock_llm_config() if args.llm == "mock" else None
-    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
+    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
     try:
         config = DistillConfig(
             llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
@@ -364,6 +380,9 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 
     report = run_async(run)
     print(report.summary())
+    print(f"next: ste-async export --format openai {args.run_dir}   (chat fine-tuning data), or "
+          f"ste-async infer --test tool_test.json --setting icl --demos {args.run_dir}"
+          f"{_llm_options(args)}   (demonstrations)")
     return EXIT_OK
 
 
@@ -473,12 +492,12 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from .evaluate.score_cli import judge_labels, run
 
     labels = None
-    if args.judge == "llm" and (args.llm or args.llm_urls):
+    if args.judge == "llm":
         mock = mock_llm_config() if args.llm == "mock" else None
+        choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
 
         async def judge() -> dict[tuple[str, int], bool] | None:
-            async with llm_servers(LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
-                                   ) as (urls, _):
+            async with llm_servers(choice) as (urls, _):
                 return await judge_labels(args, urls)
 
         labels = run_async(judge)
@@ -538,7 +557,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from .evaluate.infer import InferConfig, infer
 
     mock = mock_llm_config() if args.llm == "mock" else None
-    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock)
+    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
     try:
         config = InferConfig(
             test=args.test, setting=args.setting, demos=args.demos, k=args.k,

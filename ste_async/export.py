@@ -158,9 +158,10 @@ class TrainExport(msgspec.Struct, kw_only=True):
     """What a training export wrote."""
 
     path: Path
-    examples: int
+    examples: int  # rows written
     apis: int
     round: RoundData | None = None
+    duplicates: int = 0  # rows left out because an identical row was already written
 
 
 def chat_turns(e: TrainExample, *, with_observation: bool = False) -> list[tuple[str, str]]:
@@ -181,25 +182,37 @@ def chat_turns(e: TrainExample, *, with_observation: bool = False) -> list[tuple
 _SHAREGPT_ROLE = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
-def _encode(fmt: str, examples: list[TrainExample], with_observation: bool) -> bytes:
+def _row(fmt: str, e: TrainExample, with_observation: bool) -> msgspec.Struct:
     if fmt == "ste-train":
-        return msgspec.json.encode([
-            SteTrainItem(query=e.query, API_name_list=e.API_name_list,
-                         api_descriptions=e.api_descriptions, action=e.action,
-                         action_input=e.action_input, observation=e.observation,
-                         final_ans=e.final_ans)
-            for e in examples])
-    lines = []
+        return SteTrainItem(query=e.query, API_name_list=e.API_name_list,
+                            api_descriptions=e.api_descriptions, action=e.action,
+                            action_input=e.action_input, observation=e.observation,
+                            final_ans=e.final_ans)
+    turns = chat_turns(e, with_observation=with_observation)
+    if fmt == "openai":
+        return ChatRecord(messages=[ChatMessage(role=r, content=c) for r, c in turns])
+    return ShareGptRecord(conversations=[
+        ShareGptTurn(from_=_SHAREGPT_ROLE[r], value=c) for r, c in turns])
+
+
+def _encode(fmt: str, examples: list[TrainExample], with_observation: bool,
+            keep_duplicates: bool) -> tuple[bytes, int, int]:
+    """The file's bytes, the rows written and the exact duplicates left out (a paraphrase can
+    reproduce a query word for word, and without the observation two trials of one query
+    become the same row)."""
+    rows: list[bytes] = []
+    seen: set[bytes] = set()
     for e in examples:
-        turns = chat_turns(e, with_observation=with_observation)
-        record: msgspec.Struct
-        if fmt == "openai":
-            record = ChatRecord(messages=[ChatMessage(role=r, content=c) for r, c in turns])
-        else:
-            record = ShareGptRecord(conversations=[
-                ShareGptTurn(from_=_SHAREGPT_ROLE[r], value=c) for r, c in turns])
-        lines.append(msgspec.json.encode(record) + b"\n")
-    return b"".join(lines)
+        row = msgspec.json.encode(_row(fmt, e, with_observation))
+        if not keep_duplicates:
+            if row in seen:
+                continue
+            seen.add(row)
+        rows.append(row)
+    dropped = len(examples) - len(rows)
+    if fmt == "ste-train":
+        return b"[" + b",".join(rows) + b"]", len(rows), dropped
+    return b"".join(row + b"\n" for row in rows), len(rows), dropped
 
 
 def _default_name(fmt: str, k: int | None, replay: bool) -> str:
@@ -221,6 +234,7 @@ def export_train(
     cl_round: int | None = None,
     replay_ratio: float = 0.1,
     seed: int = 0,
+    keep_duplicates: bool = False,
 ) -> TrainExport:
     """Write the distilled dataset of ``run_dir`` in a training format, maybe one CL round.
 
@@ -245,6 +259,7 @@ def export_train(
         examples = chosen.examples
     path = Path(out) if out is not None else run_dir / _default_name(
         fmt, cl_round, replay_ratio > 0)
-    write_atomic(path, _encode(fmt, examples, with_observation))
+    data, rows, dropped = _encode(fmt, examples, with_observation, keep_duplicates)
+    write_atomic(path, data)
     apis = len({e.api or e.API_name_list[0] for e in examples})
-    return TrainExport(path=path, examples=len(examples), apis=apis, round=chosen)
+    return TrainExport(path=path, examples=rows, apis=apis, round=chosen, duplicates=dropped)

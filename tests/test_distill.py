@@ -285,7 +285,8 @@ async def test_an_unreadable_distillation_card_is_one_clear_error(run_dir: Path,
         await distill_with(run_dir, DistillConfig(target=30), resume=True, mock=MockLlmConfig())
 
 
-def test_cli_distill(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_distill(run_dir: Path, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["distill", str(run_dir), "--llm", "mock", "--target", "20",
                  "--concurrency", "8"]) == 0
     out = capsys.readouterr().out
@@ -294,5 +295,7 @@ def test_cli_distill(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--resume" in capsys.readouterr().err
     assert main(["distill", str(run_dir.parent / "nothing"), "--llm", "mock"]) == 2
     assert "no run.json" in capsys.readouterr().err
+    # no LLM option: the embedded model, as explore starts it (here a missing binary)
+    monkeypatch.setenv("STE_LLAMA_SERVER", str(run_dir / "no-llama-server"))
     assert main(["distill", str(run_dir), "--target", "20", "--resume"]) == 2
-    assert "--llm-url" in capsys.readouterr().err
+    assert "no-llama-server" in capsys.readouterr().err

@@ -276,3 +276,23 @@ def test_export_of_a_run_being_written_says_so_or_waits(
     finally:
         release.set()
         thread.join()
+
+
+@pytest.mark.parametrize("fmt", ["openai", "sharegpt", "ste-train"])
+def test_exact_duplicate_rows_are_left_out_and_counted(distilled: Path, tmp_path: Path,
+                                                       fmt: str) -> None:
+    examples = load_examples(distilled)
+    run = tmp_path / "run"
+    shutil.copytree(distilled, run)
+    # the same examples twice over: every row of the second half repeats one of the first
+    dataset = run / "distill" / "dataset.json"
+    dataset.write_bytes(msgspec.json.encode(examples + examples))
+    kept = export_train(run, fmt, tmp_path / "kept")
+    every = export_train(run, fmt, tmp_path / "every", keep_duplicates=True)
+    assert every.examples == 2 * len(examples) and every.duplicates == 0
+    assert kept.duplicates >= len(examples) and kept.examples + kept.duplicates == every.examples
+    if fmt == "ste-train":
+        rows = [json.dumps(r) for r in json.loads((tmp_path / "kept").read_text())]
+    else:
+        rows = (tmp_path / "kept").read_text().splitlines()
+    assert len(rows) == kept.examples == len(set(rows))

@@ -327,8 +327,15 @@ def test_cli_infer_then_score_with_the_llm_judge(tmp_path: Path,
     assert main(["score", str(out), "--judge", "llm", "--llm", "mock", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["judge"] == "llm" and result["total"] == 6
+
+def test_cli_infer_without_an_llm_option_starts_the_embedded_model(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # as explore does; a missing llama-server is then one clear line naming it
+    monkeypatch.setenv("STE_LLAMA_SERVER", str(tmp_path / "no-llama-server"))
+    out = tmp_path / "preds.json"
     assert main(["infer", "--test", _write_test(tmp_path), "--out", str(out)]) == 2
-    assert "no LLM given" in capsys.readouterr().err
+    assert "no-llama-server" in capsys.readouterr().err.splitlines()[-1]
 
 
 @needs_reference
