@@ -30,6 +30,7 @@ __all__ = (
     "Param",
     "ParamType",
     "builtin_catalog",
+    "json_kind",
     "load_catalog",
     "load_toolbench",
     "load_toolbench_tools",
@@ -174,8 +175,8 @@ _SCHEMA_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _ARG_RE = re.compile(r'"([^"]+)"\s*:\s*([A-Za-z]+)')
 
 
-def _kind(value: object) -> str:
-    """A JSON value's type, as an error message names it."""
+def json_kind(value: object) -> str:
+    """A JSON value's type, as an error message names it ("a number", "an array")."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -193,7 +194,7 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
                            where: str) -> ApiSpec:
     at = f"{where}: entry {name!r}"
     if not isinstance(raw, str):
-        raise CatalogError(f"{at}: description must be a string, got {_kind(raw)}")
+        raise CatalogError(f"{at}: description must be a string, got {json_kind(raw)}")
     tool, _, api = name.partition("%%")
     text = raw.strip()
     if text.startswith("{"):
@@ -202,7 +203,7 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
         except orjson.JSONDecodeError as exc:
             raise CatalogError(f"{at}: description looks like JSON but is not: {exc}") from None
         if not isinstance(data, dict):
-            raise CatalogError(f"{at}: JSON description must be an object, got {_kind(data)}")
+            raise CatalogError(f"{at}: JSON description must be an object, got {json_kind(data)}")
         tool_name = str(data.get("parent_tool_name") or tool)
         return ApiSpec(
             name=name,
@@ -239,7 +240,7 @@ def _toolbench_params(at: str, data: Mapping[str, object], field: str) -> tuple[
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise CatalogError(f"{at}: '{field}' must be an array, got {_kind(raw)}")
+        raise CatalogError(f"{at}: '{field}' must be an array, got {json_kind(raw)}")
     return tuple(_toolbench_param(f"{at}: {field}[{i}]", p) for i, p in enumerate(raw))
 
 
@@ -270,7 +271,7 @@ def _text(at: str, data: Mapping[str, object], field: str, *, required: bool = F
     if value is None and not required:
         return ""
     if not isinstance(value, str):
-        raise CatalogError(f"{at}: '{field}' must be a string, got {_kind(value)}")
+        raise CatalogError(f"{at}: '{field}' must be a string, got {json_kind(value)}")
     if required and not value.strip():
         raise CatalogError(f"{at}: '{field}' must not be empty")
     return value
@@ -288,11 +289,11 @@ def _toolbench_tool(data: dict[str, object], category: str, where: str) -> list[
             category = str(data[field])
     api_list = data.get("api_list")
     if not isinstance(api_list, list):
-        raise CatalogError(f"{at}: 'api_list' must be an array, got {_kind(api_list)}")
+        raise CatalogError(f"{at}: 'api_list' must be an array, got {json_kind(api_list)}")
     specs: list[ApiSpec] = []
     for i, entry in enumerate(api_list):
         if not isinstance(entry, dict):
-            raise CatalogError(f"{at}: api_list[{i}] must be an object, got {_kind(entry)}")
+            raise CatalogError(f"{at}: api_list[{i}] must be an object, got {json_kind(entry)}")
         api = _text(f"{at}: api_list[{i}]", entry, "name", required=True).strip()
         api_at = f"{at}: API {api!r} (api_list[{i}])"
         specs.append(ApiSpec(
@@ -324,7 +325,7 @@ def load_toolbench(path: str | Path, *, categories: Mapping[str, str] | None = N
     data = _read_json(path)
     if not isinstance(data, dict):
         raise CatalogError(f"catalog {path} must be a JSON object of name -> description, "
-                           f"got {_kind(data)}")
+                           f"got {json_kind(data)}")
     cats = dict(categories or {})
     where = f"catalog {path}"
     return Catalog(_parse_toolbench_entry(str(k), v, cats, where) for k, v in data.items())
@@ -345,7 +346,7 @@ def _specs_of_file(path: Path, data: object) -> list[ApiSpec]:
         specs: list[ApiSpec] = []
         for i, tool in enumerate(data):
             if not isinstance(tool, dict):
-                raise CatalogError(f"{where}: item {i} must be a tool object, got {_kind(tool)}")
+                raise CatalogError(f"{where}: item {i} must be a tool object, got {json_kind(tool)}")
             specs += _toolbench_tool(tool, category, f"{where}: item {i}")
         return specs
     if not _is_tool(data):

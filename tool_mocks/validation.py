@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from ste_async.catalog import ApiSpec, Param
+from ste_async.catalog import ApiSpec, Param, json_kind
 
 from .simulators._base import Reply, bad_request
 
@@ -38,7 +38,7 @@ def _coerce(p: Param, value: Any) -> tuple[Any, str | None]:
     t = p.type
     if t in ("string", "enum", "date"):
         if isinstance(value, bool) or isinstance(value, (dict, list)) or value is None:
-            return None, f"must be a string, got {_json_type(value)}"
+            return None, f"must be a string, got {json_kind(value)}"
         text = str(value) if not isinstance(value, str) else value
         if t == "enum" and p.choices and text not in p.choices:
             return None, f"must be one of {', '.join(p.choices)}; got {text!r}"
@@ -69,7 +69,7 @@ def _coerce(p: Param, value: Any) -> tuple[Any, str | None]:
             except ValueError:
                 return None, f"must be a number, got {value!r}"
         else:
-            return None, f"must be a number, got {_json_type(value)}"
+            return None, f"must be a number, got {json_kind(value)}"
         if not math.isfinite(number):
             return None, f"must be a finite number, got {value!r}"
         return number, None
@@ -84,33 +84,19 @@ def _coerce(p: Param, value: Any) -> tuple[Any, str | None]:
             return value, None
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()], None
-        return None, f"must be an array, got {_json_type(value)}"
+        return None, f"must be an array, got {json_kind(value)}"
     if t == "object":
         if isinstance(value, dict):
             return value, None
-        return None, f"must be an object, got {_json_type(value)}"
+        return None, f"must be an object, got {json_kind(value)}"
     return value, None
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def validate(spec: ApiSpec, args: Any) -> dict[str, Any] | Reply:
     """Coerced arguments, or a 400 :class:`Reply` naming the first problem found."""
     if not isinstance(args, dict):
         return bad_request(
-            f"arguments must be a JSON object, got {_json_type(args)}",
+            f"arguments must be a JSON object, got {json_kind(args)}",
             api=spec.name,
         )
     accepted = [p.name for p in spec.params]
