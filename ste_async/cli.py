@@ -349,7 +349,8 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="examples per API the paraphrases aim at (study: 150)")
     p.add_argument("--max-paraphrases", type=int, default=6, dest="max_paraphrases",
                    help="most paraphrases per kept example (study: 6)")
-    p.add_argument("--concurrency", type=int, default=64, help="items in flight")
+    p.add_argument("--llm-concurrency", "--concurrency", type=int, default=64,
+                   dest="concurrency", help="items, and LLM requests, in flight")
     p.add_argument("--seed", type=int, default=0,
                    help="every request's sampling seed derives from it and the trial")
     p.add_argument("--resume", action="store_true",
@@ -398,7 +399,7 @@ def _cmd_serve_tools(args: argparse.Namespace) -> int:
     from tool_mocks.cli import config_from_args, run
 
     run_async(run, config_from_args(args))
-    return EXIT_OK
+    return EXIT_INTERRUPTED  # a server runs until it is interrupted, like any command
 
 
 def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -427,14 +428,16 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--port", type=int, default=8000,
                    help="port of the first server (0: free ports)")
     p.add_argument("--host", default="127.0.0.1", help="bind address")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="mock: milliseconds per reply")
+    p.add_argument("--mock-latency-ms", "--latency-ms", type=float, default=0.0,
+                   dest="latency_ms", help="mock: milliseconds per reply")
     p.add_argument("--latency-spread", type=float, default=0.0,
                    help="uniform +-fraction around --latency-ms")
     p.add_argument("--per-token-ms", type=float, default=0.0,
                    help="mock: milliseconds per generated token")
     p.add_argument("--load-ms", type=float, default=0.0,
                    help="mock: milliseconds added per request already in flight")
-    p.add_argument("--error-rate", type=float, default=0.2,
+    p.add_argument("--mock-error-rate", "--error-rate", type=float, default=0.2,
+                   dest="error_rate",
                    help="mock: chance that a trial's first step holds a mistake")
     p.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
                    help="passed to llama-server or vllm serve")
@@ -456,7 +459,7 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
             await _until_signalled()
 
     run_async(serve)
-    return EXIT_OK
+    return EXIT_INTERRUPTED  # a server runs until it is interrupted, like any command
 
 
 def _serve_local(args: argparse.Namespace) -> int:
@@ -477,7 +480,7 @@ def _serve_local(args: argparse.Namespace) -> int:
             await _until_signalled()
 
     run_async(serve)
-    return EXIT_OK
+    return EXIT_INTERRUPTED  # a server runs until it is interrupted, like any command
 
 
 def _add_score(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -541,7 +544,8 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="the model to ask ('default': the first the server offers)")
     p.add_argument("--out", type=Path, default=Path("predictions.json"),
                    help="prediction file (its cassette and meta file are written beside it)")
-    p.add_argument("--concurrency", type=int, default=64, help="requests in flight")
+    p.add_argument("--llm-concurrency", "--concurrency", type=int, default=64,
+                   dest="concurrency", help="LLM requests in flight")
     p.add_argument("--seed", type=int, default=0, help="API order seed (0: the study's) and "
                    "root of every request's seed")
     p.add_argument("--apis", help="evaluate only these gold APIs: comma list or @FILE "

@@ -138,6 +138,6 @@ def test_serve_llm_then_explore_across_the_replicas(fake_vllm: Path, tmp_path: P
     finally:
         serve.send_signal(signal.SIGINT)
         _, err = serve.communicate(timeout=30)
-    assert serve.returncode == 0, err
+    assert serve.returncode == 130, err  # stopped by Ctrl-C, as every command reports it
     assert err.count("$ ") == 2 and "--served-model-name org/tiny-chat" in err  # commands shown
     assert all(_gone(r["pid"]) for r in _records(fake_vllm).values())

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="OpenAI-compatible base URL of the judge (repeatable)")
     judge.add_argument("--model", default="default", help="the judge model (default: the "
                        "first one the server offers; the study used gpt-3.5-turbo-16k)")
-    judge.add_argument("--judge-concurrency", type=int, default=64, metavar="N",
+    judge.add_argument("--llm-concurrency", "--judge-concurrency", type=int, default=64,
+                       metavar="N", dest="judge_concurrency",
                        help="judge requests in flight (default 64)")
     judge.add_argument("--cassette", choices=["off", "record"], default="record",
                        help="record every judge exchange beside the predictions, in "
