@@ -596,12 +596,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay_run
 
     report = run_async(replay_run, args.run_dir, args.out)
+    redone = f", {len(report.redone)} redone on resume" if report.redone else ""
     print(f"replayed {report.episodes} episodes offline into {report.out}: "
           f"{report.identical} identical, {len(report.different)} different, "
-          f"{len(report.missing)} missing")
+          f"{len(report.missing)} missing{redone}")
+    for episode, why in list(report.redone.items())[:20]:
+        print(f"  redone: {episode}: {why}")
     for episode in (report.different + report.missing)[:20]:
         print(f"  not reproduced: {episode}")
-    return EXIT_OK if report.identical == report.episodes else 1
+    return EXIT_OK if not report.different and not report.missing else 1
 
 
 def build_parser() -> argparse.ArgumentParser:

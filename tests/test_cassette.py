@@ -58,3 +58,39 @@ async def test_a_replay_miss_names_the_request(tmp_path: Path) -> None:
     cassette.write_bytes(b"".join(lines[:5]) + b'{"key":"torn')  # and a torn last line
     with pytest.raises(ReplayMissError, match=r"LLM request of .*#\d seed \d+ .*cannot be replayed"):
         await replay_run(run, tmp_path / "again")
+
+
+def _tear(shard: Path, line: int) -> None:
+    """Cut line ``line`` of a shard in half, as a power cut mid-write would, and drop the
+    index so the scan reads the shard itself."""
+    lines = shard.read_bytes().split(b"\n")
+    lines[line] = lines[line][: len(lines[line]) // 2]
+    shard.write_bytes(b"\n".join(lines))
+    shard.with_name(shard.name + ".idx").unlink(missing_ok=True)
+
+
+async def test_a_replay_reports_an_episode_redone_after_a_torn_line(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    config = ExploreConfig(apis=("add_date",), episodes=3, trials=2)
+    await explore_with(config, run, display=False, handle_signals=False)
+    (shard,) = (run / "episodes").glob("*.jsonl")
+    _tear(shard, 1)  # the middle episode of three
+    outcome = await explore_with(config, run, resume=True, display=False,
+                                 handle_signals=False)
+    assert outcome.metrics.done - outcome.metrics.resumed == 1  # add_date#1, done again
+    report = await replay_run(run)
+    assert (report.identical, report.different, report.missing) == (2, [], [])
+    assert list(report.redone) == ["add_date#1"]
+    assert "redone on resume after later episodes" in report.redone["add_date#1"]
+
+
+async def test_an_episode_that_changed_is_still_reported_as_different(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    await explore_with(ExploreConfig(apis=("add_date",), episodes=2, trials=1), run,
+                       display=False, handle_signals=False)
+    (shard,) = (run / "episodes").glob("*.jsonl")
+    # an answer edited after the fact: the replay must not explain it away
+    shard.write_bytes(shard.read_bytes().replace(b'"solved":true', b'"solved":false', 1))
+    shard.with_name(shard.name + ".idx").unlink(missing_ok=True)
+    report = await replay_run(run)
+    assert len(report.different) == 1 and not report.redone

@@ -206,3 +206,45 @@ def test_a_catalog_entry_of_the_wrong_shape(tmp_path: Path,
                  str(tmp_path / "r"), "--quiet"]) == 2
     line = _one_line(capsys, "explore")
     assert "'Dates%%add'" in line and "'required_parameters' must be an array" in line
+
+
+@pytest.mark.parametrize(("case", "needle"), [
+    ("config not UTF-8", "is not UTF-8 text"),
+    ("API list not UTF-8", "is not UTF-8 text"),
+    ("empty --apis", "names no API"),
+    ("empty API list file", "names no API"),
+    ("resume with --cassette off", "cassette='record'; this run has cassette='off'"),
+    ("resume with fewer episodes", "may add episodes, not drop them"),
+    ("episodes without run.json", "holds episodes but no run.json"),
+])
+def test_nothing_is_accepted_silently(tmp_path: Path, explored: Path, case: str, needle: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(explored, run)
+    before = (run / "run.json").read_bytes()
+    argv = ["explore", "--llm", "mock", "--out", str(run), "--quiet"]
+    bad = tmp_path / "bad"
+    if case == "config not UTF-8":
+        bad.write_bytes(b"[explore]\nepisodes = 2 # \xff\n")
+        argv += ["--config", str(bad)]
+    elif case == "API list not UTF-8":
+        bad.write_bytes(b"add_date\n\xfe\n")
+        argv += ["--apis", f"@{bad}"]
+    elif case == "empty --apis":
+        argv += ["--apis", ","]
+    elif case == "empty API list file":
+        bad.write_text("\n")
+        argv += ["--apis", f"@{bad}"]
+    elif case == "resume with --cassette off":
+        argv += ["--resume", "--cassette", "off"]
+    elif case == "resume with fewer episodes":
+        argv += ["--resume", "--episodes", "1"]
+    else:
+        (run / "run.json").unlink()
+        argv += ["--apis", APIS, "--trials", "1", "--episodes", "2"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert needle in _one_line(capsys, "explore")
+    if (run / "run.json").exists():
+        assert (run / "run.json").read_bytes() == before
+    assert len(scan_run(run).heads) == 4
