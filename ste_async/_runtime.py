@@ -12,11 +12,20 @@ import anyio
 
 from .errors import ConfigError, SteError, StoreError
 
-__all__ = ("EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "explain", "run_async")
+__all__ = (
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
+    "EXIT_USAGE",
+    "explain",
+    "run_async",
+)
 
 T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
 def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 import msgspec
 
-from ._runtime import EXIT_INTERRUPTED, EXIT_OK, explain, run_async
+from ._runtime import EXIT_INTERRUPTED, EXIT_OK, EXIT_PIPE_CLOSED, explain, run_async
 from .cassette import CASSETTE_MODES
 from .errors import ConfigError
 from .services import LlmChoice, llm_servers, mock_llm_config
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ("build_parser", "main")
 
-_EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 def _api_list(value: str | None) -> tuple[str, ...] | None:
     """``all`` (None), a comma list, or @FILE / a file path with one name per line or JSON."""
@@ -63,6 +62,15 @@ async def _until_signalled() -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
             return
+
+
+def _llm_choice(args: argparse.Namespace, urls: tuple[str, ...] | None = None,
+                **mock_settings: float) -> LlmChoice:
+    """The LLM a command asks: the scripted one with ``--llm mock``, the servers of
+    ``--llm-url`` (or ``urls``), else the embedded model, started for the command."""
+    mock = mock_llm_config(**mock_settings) if args.llm == "mock" else None
+    given = tuple(args.llm_urls or ()) if urls is None else urls
+    return LlmChoice(urls=given, mock=mock, embedded_default=True)
 
 
 def _int_or_auto(value: str) -> int | str:
@@ -205,12 +213,10 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     config = load_explore_config(args.config, base=recorded.config if recorded else None,
                                  **overrides)
     cassette = args.cassette or (recorded.cassette if recorded else "record")
-    mock = None
-    if args.llm == "mock":
-        mock = mock_llm_config(latency_ms=args.mock_latency_ms, error_rate=args.mock_error_rate)
-    choice = LlmChoice(urls=config.llm.urls, mock=mock, embedded_default=True)
+    choice = _llm_choice(args, config.llm.urls, latency_ms=args.mock_latency_ms,
+                         error_rate=args.mock_error_rate)
     # refuse a directory that cannot be continued before any server is started
-    will_embed = mock is None and not config.llm.urls
+    will_embed = choice.mock is None and not choice.urls
     check_resume(old, resolve(config, Endpoints(llm_urls=(), embedded=will_embed)), args.out,
                  args.resume, cassette)
     n_apis = len(config.apis) if config.apis else "all"
@@ -365,8 +371,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from .config import LlmSettings
     from .distill.runner import DistillConfig, distill
 
-    mock = mock_llm_config() if args.llm == "mock" else None
-    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
+    choice = _llm_choice(args)
     try:
         config = DistillConfig(
             llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
@@ -496,8 +501,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
     labels = None
     if args.judge == "llm":
-        mock = mock_llm_config() if args.llm == "mock" else None
-        choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
+        choice = _llm_choice(args)
 
         async def judge() -> dict[tuple[str, int], bool] | None:
             async with llm_servers(choice) as (urls, _):
@@ -560,8 +564,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from .config import LlmSettings
     from .evaluate.infer import InferConfig, infer
 
-    mock = mock_llm_config() if args.llm == "mock" else None
-    choice = LlmChoice(urls=tuple(args.llm_urls or ()), mock=mock, embedded_default=True)
+    choice = _llm_choice(args)
     try:
         config = InferConfig(
             test=args.test, setting=args.setting, demos=args.demos, k=args.k,
@@ -663,7 +666,7 @@ def _reader_gone() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return _EXIT_PIPE_CLOSED
+    return EXIT_PIPE_CLOSED
 
 
 if __name__ == "__main__":

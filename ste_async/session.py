@@ -18,7 +18,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -75,9 +75,6 @@ class RunMeta(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     corrupt_lines_skipped: int = 0  # unreadable lines the last start found in the shards
     workers: int | None = None  # processes of an ``explore --workers`` start
     schema: int = RUN_SCHEMA
-
-
-_META_DECODER = msgspec.json.Decoder(RunMeta)
 
 
 def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +185,7 @@ class LlmSide(NamedTuple):
 @contextlib.asynccontextmanager
 async def open_llm(settings: LlmSettings, urls: Sequence[str], *, seed: int,
                    cassette: Cassette | None = None, record_to: Path | None = None,
-                   model: str | None = None,
-                   concurrency: int | Literal["auto"] | None = None) -> AsyncIterator[LlmSide]:
+                   model: str | None = None) -> AsyncIterator[LlmSide]:
     """Check the model against ``urls`` (unless ``model`` was checked already) and yield the
     client, recorded by ``cassette`` when given, or into a cassette of its own in the folder
     ``record_to`` (a command without a run directory: infer, the LLM judge). Everything
@@ -202,7 +198,7 @@ async def open_llm(settings: LlmSettings, urls: Sequence[str], *, seed: int,
             cassette = await Cassette.open(record_to, "llm", "record", log.append)
         client = await stack.enter_async_context(LlmClient(
             list(urls), model,
-            concurrency=settings.concurrency if concurrency is None else concurrency,
+            concurrency=settings.concurrency,
             timeouts=settings.timeouts, retry=settings.retry, api_key_env=settings.api_key_env,
             seed=seed))
         llm: LlmClient | RecordedLlm = client
