@@ -236,16 +236,26 @@ def _cmd_explore(args: argparse.Namespace) -> int:
                                  cassette=cassette, display=not args.quiet)
 
     outcome = run_async(run)
-    print(outcome.metrics.summary())
-    print(f"run directory: {outcome.run_dir}")
+    _print_summary(outcome)
     if outcome.interrupted:
         print("interrupted: partial results kept; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     if outcome.metrics.failed:
         return 1
+    print(f"next: ste-async report {outcome.run_dir}   (coverage, errors, query diversity)")
     print(f"next: ste-async distill {outcome.run_dir}{_llm_options(args)}   (judge and "
           "paraphrase the trials into training data)")
     return EXIT_OK
+
+
+def _print_summary(outcome: RunOutcome) -> None:
+    """The report's short form, read from the store (so a resumed run, even one with nothing
+    left to do, shows all of its episodes), then what this command did."""
+    from .report import build_report, render_short
+
+    print(render_short(build_report(outcome.run_dir)))
+    print(outcome.metrics.summary())
+    print(f"run directory: {outcome.run_dir}")
 
 
 def _llm_options(args: argparse.Namespace) -> str:
@@ -253,6 +263,44 @@ def _llm_options(args: argparse.Namespace) -> str:
     if args.llm == "mock":
         return " --llm mock"
     return "".join(f" --llm-url {url}" for url in args.llm_urls or ())
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "report", help="what a run holds: per API, parameter coverage, errors, query diversity",
+        description="Report on an explored run from its store, at any time (a run still "
+                    "being written, by one process or several, is reported as far as it "
+                    "got): per API episodes, trials, solved rates, calls and cost; for each "
+                    "parameter whether the calls exercised it, with which values, and how "
+                    "often the API rejected it; errors by kind; query diversity and the "
+                    "long-term memory shown; latency percentiles and throughput.")
+    p.add_argument("run_dir", type=Path, help="a run directory (the --out of explore)")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as JSON instead (schema: docs/REPORT.md)")
+    p.add_argument("--html", type=Path, metavar="FILE",
+                   help="also write the report as one self-contained HTML page")
+    p.set_defaults(func=_cmd_report)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ._atomic import write_atomic
+    from .report import build_report, render_html, render_text
+
+    report = build_report(args.run_dir)
+    if args.html is not None:
+        write_atomic(args.html, render_html(report).encode())
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        sys.stdout.write(msgspec.json.format(msgspec.json.encode(report)).decode() + "\n")
+        return EXIT_OK
+    print(render_text(report))
+    if report.totals.episodes < report.totals.planned:
+        print(f"next: ste-async explore --out {args.run_dir} --resume   (finish the "
+              f"{report.totals.planned - report.totals.episodes:,} episodes not done yet)")
+    else:
+        print(f"next: ste-async distill {args.run_dir}   (judge and paraphrase the trials "
+              "into training data)")
+    return EXIT_OK
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -621,7 +669,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log at INFO level, and show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_explore, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
+    for add in (_add_explore, _add_report, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
                 _add_score, _add_infer, _add_distill):
         add(sub)
     for command in sub.choices.values():  # -v after the command name too

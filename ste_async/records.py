@@ -80,6 +80,7 @@ class EpisodeRecord(msgspec.Struct, kw_only=True, omit_defaults=True):
     conversations: list[list[dict[str, str]]]  # one with short-term memory, else one a trial
     stopped: str | None = None  # why the episode ended early (a rejected LLM request)
     elapsed_s: float = 0.0
+    finished_at: float = 0.0  # Unix time the episode ended (0: not recorded)
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -95,7 +96,8 @@ def decode_record(line: bytes) -> EpisodeRecord:
 
 
 _TIMING_KEYS = frozenset(
-    {"latency_s", "endpoint", "attempts", "elapsed_s", "tool_latency_s", "tool_attempts"}
+    {"latency_s", "endpoint", "attempts", "elapsed_s", "finished_at", "tool_latency_s",
+     "tool_attempts"}
 )
 
 

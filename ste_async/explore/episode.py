@@ -130,6 +130,7 @@ class _EpisodeRun:
             conversations=conversations,
             stopped=stopped,
             elapsed_s=round(time.monotonic() - started, 6),
+            finished_at=round(time.time(), 3),
         )
 
     async def _trial(self, t: int, messages: list[Message], fresh: bool) -> Trial:

@@ -191,28 +191,15 @@ class Metrics:
         return " | ".join(parts)
 
     def summary(self) -> str:
-        """A per-API table and totals."""
-        head = f"{'API':<58} {'eps':>4} {'trials':>6} {'calls':>6} {'api err':>7} " \
-               f"{'parse fb':>8} {'final':>6} {'solved':>6}"
-        rows = [head, "-" * len(head)]
-        for api in sorted(self.per_api):
-            a = self.per_api[api]
-            name = api if len(api) <= 58 else api[:27] + "..." + api[-28:]
-            rows.append(
-                f"{name:<58} {a.episodes:>4} {a.trials:>6} {a.calls:>6} {a.api_errors:>7} "
-                f"{a.feedback:>8} {a.finals:>6} {a.solved:>6}"
-            )
+        """What this command did: episodes new, resumed and abandoned, calls, retries, time
+        (the run's per-API table comes from the store: ``ste_async.report``)."""
         t = max(self.elapsed, 1e-9)
-        rows.append("-" * len(head))
-        rows.append(
+        return (
             f"episodes {self.done - self.resumed:,} new, {self.resumed:,} resumed, "
-            f"{self.failed} abandoned | {self.llm_calls:,} LLM calls "
-            f"({self.llm_calls / t:,.1f}/s), {self.prompt_tokens:,} prompt + "
-            f"{self.completion_tokens:,} completion tokens | tool calls "
-            f"{sum(self.tool_kinds.values()):,} (retries: tool {self.tool_retries}, "
-            f"LLM {self.llm_retries}) | {t:,.1f}s"
+            f"{self.failed} abandoned | LLM {self.llm_calls:,} ({self.llm_calls / t:,.1f}/s), "
+            f"tools {sum(self.tool_kinds.values()):,} | retries: tool {self.tool_retries}, "
+            f"LLM {self.llm_retries} | {t:,.1f}s"
         )
-        return "\n".join(rows)
 
 
 async def progress_loop(
