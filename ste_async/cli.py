@@ -253,7 +253,7 @@ def _print_summary(outcome: RunOutcome) -> None:
     left to do, shows all of its episodes), then what this command did."""
     from .report import build_report, render_short
 
-    print(render_short(build_report(outcome.run_dir)))
+    print(render_short(build_report(outcome.run_dir, detail=False)))
     print(outcome.metrics.summary())
     print(f"run directory: {outcome.run_dir}")
 

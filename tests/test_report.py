@@ -373,3 +373,24 @@ def test_a_catalog_that_moved_leaves_coverage_to_what_was_given(tmp_path: Path) 
     report = build_report(run)
     assert any("gone.json" in n for n in report.notes)
     assert all(not p.declared for c in report.coverage for p in c.params)
+
+
+def test_the_report_reads_the_records_fields_under_their_own_names_and_types() -> None:
+    from ste_async.records import Step as FullStep
+    from ste_async.records import Trial as FullTrial
+    from ste_async.report.views import RecordView, StepView, TrialView
+
+    for view, full in ((RecordView, EpisodeRecord), (TrialView, FullTrial), (StepView, FullStep)):
+        types = {f.name: f.type for f in msgspec.structs.fields(full)}
+        for field in msgspec.structs.fields(view):
+            assert field.name in types, (view, field.name)
+            if field.name not in ("trials", "steps"):  # lists of the views themselves
+                assert field.type == types[field.name], (view, field.name)
+
+
+def test_the_short_form_needs_only_rows_and_totals(hand_run: Path) -> None:
+    full, quick = build_report(hand_run), build_report(hand_run, detail=False)
+    assert quick.apis == full.apis and quick.totals == full.totals
+    assert [e.count for e in quick.errors] == [e.count for e in full.errors]
+    assert quick.coverage == [] and quick.diversity == [] and quick.llm_latency.count == 0
+    assert render_short(quick) == render_short(full)

@@ -104,12 +104,23 @@ def _settings(report: Report) -> list[str]:
     return [_fit(line, WIDTH) for line in lines]
 
 
-def _values(p: ParamCoverage) -> str:
+def _values(p: ParamCoverage, width: int) -> str:
+    """An enum's allowed values used, else the most given values, as many as fit."""
     if p.choices:
-        used = ", ".join(p.choices_used) or "none"
-        return f"{len(p.choices_used)}/{len(p.choices)} allowed: {used}"
-    shown = ", ".join(f"{v.value} x{v.calls}" for v in p.top_values)
-    return shown
+        items = [f"{len(p.choices_used)}/{len(p.choices)} allowed:"]
+        items += [f"{c}," for c in p.choices_used[:-1]] + p.choices_used[-1:] or ["none"]
+        sep = " "
+    else:
+        items = [f"{_fit(v.value, 30)} x{v.calls}" for v in p.top_values]
+        sep = ", "
+    out = ""
+    for i, item in enumerate(items):
+        more = "" if i == len(items) - 1 else " ..."
+        candidate = f"{out}{sep if out else ''}{item}"
+        if len(candidate) + len(more) > width:
+            return f"{out}{' ...' if out else ''}"
+        out = candidate
+    return out
 
 
 def _coverage(cov: ApiCoverage) -> list[str]:
@@ -119,12 +130,12 @@ def _coverage(cov: ApiCoverage) -> list[str]:
     if not cov.params:
         return [*lines, "  (no parameters declared, none given)"]
     for p in cov.params:
-        name = p.name + ("" if p.declared else " (undeclared)")
         req = "req" if p.required else "opt" if p.declared else "-"
+        kind = p.type if p.declared else "undecl"
         distinct = f"{p.distinct:,}{'+' if p.distinct_capped else ''}"
-        head = (f"  {_fit(name, 22):<22} {req:<3} {_fit(p.type, 7):<7} {_count(p.calls, 6):>6} "
+        head = (f"  {_fit(p.name, 22):<22} {req:<3} {_fit(kind, 7):<7} {_count(p.calls, 6):>6} "
                 f"{_count(p.accepted, 6):>6} {_count(p.rejected, 6):>6} {distinct:>6}  ")
-        lines.append(head + _fit(_values(p), WIDTH - len(head)))
+        lines.append((head + _values(p, WIDTH - len(head))).rstrip())
     return lines
 
 
@@ -149,12 +160,13 @@ def _throughput(report: Report) -> list[str]:
     tp = report.throughput
     if not tp.episodes or tp.start is None:
         return ["no episode end times recorded"]
-    lines = [f"episodes finished per {_duration(tp.bucket_s)}, from "
+    lines = [f"episodes finished per {tp.bucket_s:g} s, from "
              f"{dt.datetime.fromtimestamp(tp.start, dt.UTC):%Y-%m-%d %H:%M:%S} UTC"]
     top = max(tp.episodes) or 1
     bar = WIDTH - 22
     for i, n in enumerate(tp.episodes):
-        lines.append(f"  +{_duration(i * tp.bucket_s):>7} {n:>9,}  {'#' * round(bar * n / top)}")
+        offset = f"+{i * tp.bucket_s:g}s"
+        lines.append(f"  {offset:<8} {n:>9,}  {'#' * round(bar * n / top)}")
     return lines
 
 
@@ -169,7 +181,7 @@ def render_text(report: Report) -> str:
     out += ["", "COVERAGE  per API: calls that gave each parameter, accepted, rejected naming "
                 "it, distinct values",
             f"  {'parameter':<22} {'req':<3} {'type':<7} {'calls':>6} {'accept':>6} "
-            f"{'reject':>6} {'values':>6}  most given (enum: allowed used)"]
+            f"{'reject':>6} {'values':>6}  most given (enums: allowed used)"]
     for cov in report.coverage:
         out += _coverage(cov)
     out += ["", "ERRORS  by kind, with the most frequent messages (digits shown as N)",
