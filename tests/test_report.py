@@ -160,15 +160,16 @@ def test_coverage_counts_parameters_values_and_rejections(hand_run: Path) -> Non
     name, lang, country, foo = (places[k] for k in ("name", "lang", "country", "foo"))
     assert (name.required, name.calls, name.accepted, name.rejected) == (True, 6, 1, 1)
     assert name.distinct == 3 and {v.value for v in name.top_values} == {
-        "Paris", "Lyon", "Springfield"}
+        '"Paris"', '"Lyon"', '"Springfield"'}
     assert (lang.calls, lang.accepted, lang.rejected, lang.distinct) == (7, 1, 1, 3)
     assert lang.choices == ["en", "ru"] and lang.choices_used == ["en", "ru"]
     assert (country.required, country.calls, country.rejected) == (False, 2, 1)  # cut short
     assert (foo.declared, foo.calls, foo.rejected, foo.top_values[0].value) == (
-        False, 1, 1, "1")
+        False, 1, 1, "1")  # the number 1
     assert cov[PLACES].rejected_unattributed == 1 and cov[PLACES].calls == 7
     dates = {p.name: p for p in cov[ADD_DATE].params}
     assert dates["days"].exercised and dates["days"].top_values[0].value == "30"
+    assert dates["date"].top_values[0].value == '"2024-01-31"'
     assert (dates["date"].calls, dates["date"].accepted) == (1, 1)
 
 

@@ -196,7 +196,7 @@ class Metrics:
         t = max(self.elapsed, 1e-9)
         return (
             f"episodes {self.done - self.resumed:,} new, {self.resumed:,} resumed, "
-            f"{self.failed} abandoned | LLM {self.llm_calls:,} calls ({self.llm_calls / t:,.1f}/s)"
+            f"{self.failed} abandoned | LLM {self.llm_calls:,} calls ({self.llm_calls / t:,.0f}/s)"
             f" | retries: tool {self.tool_retries}, LLM {self.llm_retries} | {t:,.1f}s"
         )
 

@@ -184,12 +184,19 @@ class _Param:
     def given(self, value: Any, ok: bool) -> None:
         self.calls += 1
         self.accepted += ok
-        text = value if isinstance(value, str) else orjson.dumps(
-            value, option=orjson.OPT_SORT_KEYS).decode()
+        text = _json_text(value)
         if text in self.values or len(self.values) < DISTINCT_CAP:
             self.values[text] += 1
         else:
             self.capped = True
+
+
+def _json_text(value: Any) -> str:
+    """A value as canonical JSON text: "30" (a string) and 30 (a number) stay apart."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer past 64 bits, say
+        return repr(value)
 
 
 class _Queries:
@@ -367,7 +374,7 @@ class _Builder:
                 calls=acc.calls, accepted=acc.accepted, rejected=acc.rejected,
                 distinct=len(acc.values), distinct_capped=acc.capped,
                 top_values=[ValueCount(value=v, calls=n) for v, n in acc.values.most_common(TOP)],
-                choices=choices, choices_used=[c for c in choices if c in acc.values],
+                choices=choices, choices_used=[c for c in choices if _json_text(c) in acc.values],
                 exercised=acc.calls > 0))
         return ApiCoverage(api=entry.row.api, calls=entry.args_calls, params=params,
                            rejected_unattributed=entry.unattributed)
