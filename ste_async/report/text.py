@@ -166,7 +166,7 @@ def _throughput(report: Report) -> list[str]:
     bar = WIDTH - 22
     for i, n in enumerate(tp.episodes):
         offset = f"+{i * tp.bucket_s:g}s"
-        lines.append(f"  {offset:<8} {n:>9,}  {'#' * round(bar * n / top)}")
+        lines.append(f"  {offset:<8} {n:>9,}  {'#' * round(bar * n / top)}".rstrip())
     return lines
 
 
