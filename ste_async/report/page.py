@@ -14,9 +14,9 @@ from .schema import Latency, Report
 __all__ = ("render_html",)
 
 _STYLE = """
-body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0}
+table{border-collapse:collapse;margin:.5em 0;font-size:13px}
 th,td{padding:2px 8px;border-bottom:1px solid #eee;text-align:right;vertical-align:top}
 th{background:#f4f4f4}td.l,th.l{text-align:left}
 td.v{text-align:left;font-family:monospace;white-space:pre-wrap;word-break:break-all}
@@ -26,7 +26,14 @@ td.v{text-align:left;font-family:monospace;white-space:pre-wrap;word-break:break
 
 
 def _e(value: object) -> str:
+    """A cell's text, escaped; counts with thousands separators."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return escape(str(value), quote=True)
+
+
+def _onoff(flag: bool | None) -> str:
+    return "-" if flag is None else "on" if flag else "off"
 
 
 def _pct(rate: float | None) -> str:
@@ -68,9 +75,9 @@ def render_html(report: Report) -> str:
         _table(["setting", "value"], [
             ("model", s.model), ("APIs", s.apis), ("episodes per API", s.episodes),
             ("trials", s.trials), ("max_turn", s.max_turn), ("temperature", s.temperature),
-            ("max_tokens", s.max_tokens), ("long-term memory", s.ltm),
-            ("short-term memory", s.stm), ("reflection", s.reflection), ("lanes", s.lanes),
-            ("seed", s.seed), ("grammar", s.constrain_actions), ("catalog", s.catalog or "built-in"),
+            ("max_tokens", s.max_tokens), ("long-term memory", _onoff(s.ltm)),
+            ("short-term memory", _onoff(s.stm)), ("reflection", _onoff(s.reflection)),
+            ("lanes", s.lanes), ("seed", s.seed), ("grammar", _onoff(s.constrain_actions)), ("catalog", s.catalog or "built-in"),
             ("cassette", s.cassette), ("workers", s.workers or 1),
             ("protocol", s.protocol or "-")], left=2),
         "<h2>Per API</h2>",
