@@ -395,3 +395,31 @@ def test_the_short_form_needs_only_rows_and_totals(hand_run: Path) -> None:
     assert [e.count for e in quick.errors] == [e.count for e in full.errors]
     assert quick.coverage == [] and quick.diversity == [] and quick.llm_latency.count == 0
     assert render_short(quick) == render_short(full)
+
+
+async def test_a_report_taken_while_the_run_is_being_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from served import explore_with
+
+    from ste_async import _appendlog
+    from tool_mocks.llm import MockLlmConfig
+
+    run = tmp_path / "live"
+    shard = run / "episodes" / shard_filename(ADD_DATE)
+    taken: list[tuple[int, Report]] = []
+    write = _appendlog._Files.write
+
+    def write_then_report(self: Any, batch: Any) -> None:
+        """The writer's thread, right after a batch reached the disk: the first time the
+        shard holds an episode, report on the run while the writer holds everything else."""
+        write(self, batch)
+        if not taken and shard.exists() and b"\n" in shard.read_bytes():
+            taken.append((shard.read_bytes().count(b"\n"), build_report(run)))
+
+    monkeypatch.setattr(_appendlog._Files, "write", write_then_report)
+    config = ExploreConfig(apis=(ADD_DATE,), episodes=30, trials=2)
+    await explore_with(config, run, mock=MockLlmConfig(), display=False, handle_signals=False)
+    ((lines, mid),) = taken
+    assert mid.totals.episodes == lines < 30 and mid.totals.planned == 30
+    assert mid.totals.trials == 2 * lines  # whole episodes only
+    assert build_report(run).totals.episodes == 30
