@@ -199,6 +199,8 @@ def test_errors_by_kind_and_query_diversity(hand_run: Path) -> None:
     ('{"error":"unknown parameter \'key_1\'","accepted_parameters":["date","days"]}', "key_1"),
     ('{"error":"parameter \'name\' is empty; give a character name such as \'Cable\'"}', "name"),
     ('{"error":"parameter \'country\' is not a two-le', "country"),  # cut short
+    ('{"error":"value not allowed","parameter":"lang","allowed":["en"', "lang"),  # cut short
+    ('{"error":"value not allowed","parameter":"la', None),  # cut inside the name
     ('{"message": "Missing required parameter: \\"query\\"."}', "query"),
     ('{"error": {"message": "Invalid value for `lang`", "code": 400}}', "lang"),
     ("Bad request: 'days' should be a whole number", "days"),

@@ -77,8 +77,10 @@ _HIST_BASE = 1.05  # histogram buckets grow by 5%: a percentile is within 2.5%
 
 _QUOTES = "'\"`\u2018\u201c"
 _CLOSE = "'\"`\u2019\u201d"
+# "parameter 'x'", "parameter: 'x'", and a JSON key '"parameter": "x"' read as text
 _PARAM_RE = re.compile(
-    rf"\bparameter\s*[:=]?\s*[{_QUOTES}]([^{_CLOSE}\s][^{_CLOSE}]{{0,99}})[{_CLOSE}]",
+    rf"\bparameter[{_CLOSE}]?\s*[:=]?\s*[{_QUOTES}]"
+    rf"([^{_CLOSE}{_QUOTES}\s:=][^{_CLOSE}]{{0,99}})[{_CLOSE}]",
     re.IGNORECASE)
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
