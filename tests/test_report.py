@@ -425,3 +425,19 @@ async def test_a_report_taken_while_the_run_is_being_written(
     assert mid.totals.episodes == lines < 30 and mid.totals.planned == 30
     assert mid.totals.trials == 2 * lines  # whole episodes only
     assert build_report(run).totals.episodes == 30
+
+
+def test_the_text_of_a_very_large_run_still_fits_100_columns(hand_run: Path) -> None:
+    report = build_report(hand_run)
+    big = 987_654_321
+    huge = msgspec.structs.replace
+    report = huge(report, totals=huge(report.totals, **{
+        f: big for f in ("episodes", "planned", "trials", "solved", "solved_reference",
+                         "llm_calls", "tool_calls", "prompt_tokens", "completion_tokens",
+                         "llm_retries", "tool_retries", "stopped_episodes")}, time_s=9e6,
+        span_s=9e6), apis=[huge(r, api="x" * 200, **{
+            f: big for f in ("episodes", "planned", "trials", "llm_calls", "tool_calls",
+                             "api_errors", "parse_feedback", "prompt_tokens")},
+            time_s=9e6) for r in report.apis])
+    for text in (render_text(report), render_short(report)):
+        assert max(len(line) for line in text.splitlines()) <= 100, text

@@ -48,7 +48,10 @@ def _duration(seconds: float | None) -> str:
         return f"{seconds:.1f}s"
     if seconds < 6000:
         return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
+    if seconds < 360_000:
+        return f"{seconds / 3600:.1f}h"
+    days = seconds / 86400
+    return f"{days:.1f}d" if days < 1000 else f"{days:,.0f}d"
 
 
 def _api_table(report: Report) -> list[str]:
@@ -69,16 +72,30 @@ def _api_table(report: Report) -> list[str]:
     return lines
 
 
+def _joined(parts: list[str]) -> list[str]:
+    """``parts`` joined by " | ", a new line wherever the next would pass the width."""
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 3 + len(part) <= WIDTH:
+            lines[-1] += " | " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def _totals(report: Report) -> list[str]:
     t = report.totals
     solved = _pct(t.solved / t.trials if t.trials else None)
     study = _pct(t.solved_reference / t.trials if t.trials else None)
-    first = (f"episodes {t.episodes:,} of {t.planned:,} | trials {t.trials:,} | solved "
-             f"{solved} (study's reading {study}) | stopped by the LLM {t.stopped_episodes:,}")
-    second = (f"LLM {t.llm_calls:,} calls, {_count(t.prompt_tokens, 7)} prompt + "
-              f"{_count(t.completion_tokens, 7)} completion tokens, {t.llm_retries:,} retries"
-              f" | tools {t.tool_calls:,} calls, {t.tool_retries:,} retries")
-    lines = [first, second]
+    lines = _joined([
+        f"episodes {_count(t.episodes, 9)} of {_count(t.planned, 9)}",
+        f"trials {_count(t.trials, 9)}",
+        f"solved {solved} (study's reading {study})",
+        f"stopped by the LLM {_count(t.stopped_episodes, 9)}"])
+    lines += _joined([
+        f"LLM {_count(t.llm_calls, 9)} calls, {_count(t.prompt_tokens, 7)} prompt + "
+        f"{_count(t.completion_tokens, 7)} completion tokens, {_count(t.llm_retries, 9)} retries",
+        f"tools {_count(t.tool_calls, 9)} calls, {_count(t.tool_retries, 9)} retries"])
     if t.unreadable_lines:
         lines.append(f"{t.unreadable_lines:,} unreadable line(s) in the shards were skipped")
     return lines
