@@ -195,6 +195,9 @@ def render_text(report: Report) -> str:
     t = report.totals
     out.append(f"episode time {_duration(t.time_s)} summed | first to last episode end "
                f"{_duration(t.span_s)}")
+    out += ["columns: solved = trials solved in this project's reading, study = in the study's; "
+            "call/t = tool", "calls per trial; apierr = API error answers; parse = parser "
+            "feedback; time = the episodes' durations"]
     out += ["", "COVERAGE  per API: calls that gave each parameter, accepted, rejected naming "
                 "it, distinct values",
             f"  {'parameter':<22} {'req':<3} {'type':<7} {'calls':>6} {'accept':>6} "
