@@ -1,4 +1,5 @@
-"""Counters of a run, the live progress line, and the summary table at the end."""
+"""Counters of a run, the live progress line, and the line that says what a run did (the
+per-API table at the end is read from the store: ``ste_async.report``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import msgspec
 
 from ..records import EpisodeRecord
 
-__all__ = ("ApiTally", "Live", "Metrics", "Rates", "Tally", "progress_loop")
+__all__ = ("Live", "Metrics", "Rates", "Tally", "progress_loop")
 
 
 class Live(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,25 +35,11 @@ class Rates(NamedTuple):
     tools_per_s: float
 
 
-class ApiTally(msgspec.Struct):
-    """Per-API totals for the summary table."""
-
-    episodes: int = 0
-    trials: int = 0
-    calls: int = 0
-    api_errors: int = 0
-    feedback: int = 0
-    finals: int = 0
-    solved: int = 0
-    unavailable: int = 0
-
-
 class Tally(msgspec.Struct, kw_only=True):
     """What a run counted, in a form that crosses processes (a worker's to its parent)."""
 
     new: int = 0
     failed: int = 0
-    per_api: dict[str, ApiTally] = {}
     steps: dict[str, int] = {}
     feedback: dict[str, int] = {}
     tool_kinds: dict[str, int] = {}
@@ -73,7 +60,6 @@ class Metrics:
         self.resumed = already_done
         self.failed = 0
         self.running = 0
-        self.per_api: dict[str, ApiTally] = {}
         self.steps: Counter[str] = Counter()
         self.feedback: Counter[str] = Counter()
         self.tool_kinds: Counter[str] = Counter()
@@ -97,12 +83,7 @@ class Metrics:
     def episode_finished(self, record: EpisodeRecord) -> None:
         self.running -= 1
         self.done += 1
-        tally = self.per_api.setdefault(record.api, ApiTally())
-        tally.episodes += 1
         for trial in record.trials:
-            tally.trials += 1
-            tally.solved += trial.solved is True
-            tally.finals += trial.finished
             self.llm_calls += 1 + (trial.reflection is not None)
             for stats in (trial.imagine, trial.reflect):
                 if stats is not None:
@@ -117,18 +98,14 @@ class Metrics:
                     self.completion_tokens += step.llm.completion_tokens
                     self.llm_retries += max(0, step.llm.attempts - 1)
                 if step.kind == "feedback":
-                    tally.feedback += 1
                     self.feedback[step.feedback or "?"] += 1
                 if step.tool_kind is not None:
-                    tally.calls += 1
                     self.tool_kinds[step.tool_kind] += 1
                     self.tool_retries += max(0, step.tool_attempts - 1)
-                    tally.api_errors += step.tool_kind == "api_error"
-                    tally.unavailable += step.tool_kind == "unavailable"
 
     def tally(self) -> Tally:
         return Tally(
-            new=self.done - self.resumed, failed=self.failed, per_api=self.per_api,
+            new=self.done - self.resumed, failed=self.failed,
             steps=dict(self.steps), feedback=dict(self.feedback),
             tool_kinds=dict(self.tool_kinds), tool_retries=self.tool_retries,
             llm_retries=self.llm_retries, llm_calls=self.llm_calls,
@@ -140,7 +117,6 @@ class Metrics:
         """Count in another run's tally (one worker's, on disjoint APIs)."""
         self.done += tally.new
         self.failed += tally.failed
-        self.per_api.update(tally.per_api)
         self.steps.update(tally.steps)
         self.feedback.update(tally.feedback)
         self.tool_kinds.update(tally.tool_kinds)
