@@ -337,6 +337,7 @@ def test_resume_of_a_finished_run_shows_its_summary_again(
 
     rows = table(again)
     assert len(rows) == 2 + 4 + 1  # head, rule, one row per API, rule
+    assert all(row[27:].split()[:2] == ["2", "4"] for row in rows[2:6])  # episodes, trials
     assert rows == table(first)
     assert "next: ste-async report" in again
 
