@@ -23,6 +23,7 @@ cursor and gives back ``sys.stderr``.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import time
 from collections import deque
@@ -387,7 +388,7 @@ class ProgressDisplay:
         def per_s(new: int | None, was: int | None) -> float | None:
             if new is None:
                 return None
-            return (new - (was or 0)) / span if span > 0 else 0.0
+            return max(0, new - (was or 0)) / span if span > 0 else 0.0
 
         return _Rates(per_s(sample.llm_calls, old.llm_calls), per_s(sample.tokens, old.tokens),
                       per_s(sample.tool_calls, old.tool_calls))
@@ -434,7 +435,7 @@ class ProgressDisplay:
         return _View(
             title=sample.stage, fraction=f"{sample.done:,}/{total:,}", unit=sample.unit,
             percent=f"{percent}%", elapsed=_clock_text(now - stage.started),
-            eta="ETA ?" if eta is None else f"ETA {_clock_text(eta)}",
+            eta="ETA ?" if eta is None else f"ETA {_clock_text(math.ceil(eta))}",
             rates=fields, flight=flight, errors=errors,
             error_total=sum(sample.errors.values()), waiting=waiting)
 

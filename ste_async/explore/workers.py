@@ -193,9 +193,14 @@ async def _watch(process: Process, reports: list[_Report], codes: list[int | Non
     decoder = msgspec.json.Decoder(_Report)
     async for line in read_lines(process.stdout):
         try:
-            reports[index] = decoder.decode(line)
+            report = decoder.decode(line)
         except msgspec.DecodeError:
             continue  # not a report: a stray print
+        if report.tally is not None:
+            # the last report comes after the worker's clients closed: their counts stand
+            report.live = msgspec.structs.replace(reports[index].live, llm_in_flight=0,
+                                                  tool_in_flight=0, llm_waiting_s=None)
+        reports[index] = report
         signals.started(process, index)
         metrics.done = metrics.resumed + sum(r.done for r in reports)
         metrics.running = sum(r.running for r in reports)
@@ -257,11 +262,18 @@ def _reporter(out: Callable[[bytes], object]) -> Reporter:
         # the first report goes out at once: it tells the parent the run (and its Ctrl-C
         # handler, started before this task) is up
         encoder = msgspec.json.Encoder()
-        while True:
+
+        def send() -> None:
             out(encoder.encode(_Report(done=metrics.done - metrics.resumed,
                                        running=metrics.running, failed=metrics.failed,
                                        errors=metrics.error_counts(), live=live())) + b"\n")
-            await anyio.sleep(_REPORT_EVERY)
+
+        try:
+            while True:
+                send()
+                await anyio.sleep(_REPORT_EVERY)
+        finally:
+            send()  # the clients' last counts, before they close
 
     return report
 
