@@ -14,10 +14,11 @@ the time left, and shows them:
 
 The display is redrawn from the command's event loop (rich's ``auto_refresh=False``), never
 by rich's refresh thread: a sample function reads counters that the loop's tasks change (dicts
-among them), which only the loop's own thread can do safely, and a frame costs well under a
-millisecond, so drawing it between two tasks' steps delays nothing measurable. Stopping the
-display (at the end, on an error, on cancellation or Ctrl-C) draws the last frame, restores the
-cursor and gives back ``sys.stderr``.
+among them), which only the loop's own thread can do safely, and a thread would gain nothing,
+since drawing holds the GIL either way. A frame costs about 3.5 ms of rich's layout on one core
+(0.08 ms for a sample that writes no plain line), twice a second by default: under 1% of the
+loop's time. Stopping the display (at the end, on an error, on cancellation or Ctrl-C) draws
+the last frame, restores the cursor and gives back ``sys.stderr``.
 """
 
 from __future__ import annotations
