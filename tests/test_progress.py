@@ -308,6 +308,15 @@ def test_the_commands_report_progress_unless_quiet(tmp_path: Path,
     assert main(["explore", *base, "--out", str(tmp_path / "quiet"), "-q"]) == 0
     err = capsys.readouterr().err
     assert "explore 2/2" not in err and err.startswith("exploring ")  # the header stays
+    test = tmp_path / "tool_test.json"
+    test.write_text(json.dumps({"add_date": [
+        {"query": "What is 2024-01-01 plus 3 days?", "action": "add_date",
+         "action_input": '{"date": "2024-01-01", "days": 3}'}]}))
+    infer = ["infer", "--test", str(test), "--llm", "mock", "--out", str(tmp_path / "p.json")]
+    assert main([*infer, "--quiet"]) == 0
+    assert "infer 1/1" not in capsys.readouterr().err
+    assert main(infer) == 0
+    assert "infer 1/1 items 100% | " in capsys.readouterr().err
 
 
 def test_a_run_in_workers_shows_the_workers_summed(tmp_path: Path,
