@@ -80,7 +80,8 @@ class ProgressSettings:
     refresh_s: float = 0.5  # between two frames (and two samples)
     plain_every_s: float = 10.0  # between two plain lines, when not on a terminal
     window_s: float = 5.0  # the rates are measured over the last this many seconds
-    eta_window_s: float = 60.0  # the ETA follows the pace of the last this many seconds
+    eta_window_s: float = 60.0  # the ETA follows the pace of the last this many seconds, and
+    # so do the rates of counters that did not move in the last ``window_s``
     clock: Callable[[], float] = field(default=time.monotonic)
 
 
@@ -154,6 +155,8 @@ def _clock_text(seconds: float) -> str:
 
 
 def _rate(per_s: float) -> str:
+    if per_s < 0.995:
+        return f"{per_s:.2f}"
     if per_s >= 9_999.5:
         return f"{per_s / 1000:,.0f}k"
     if per_s >= 999.5:
@@ -367,7 +370,7 @@ class ProgressDisplay:
             stage = self._stage = _Stage(sample.stage, now, sample.done, task)
             self._history.clear()
         self._history.append((now, sample))
-        while len(self._history) > 2 and now - self._history[1][0] >= self.settings.window_s:
+        while len(self._history) > 2 and now - self._history[1][0] >= self.settings.eta_window_s:
             self._history.popleft()
         stage.paces.append((now, sample.done))
         while len(stage.paces) > 2 and now - stage.paces[1][0] >= self.settings.eta_window_s:
@@ -383,16 +386,28 @@ class ProgressDisplay:
                                eta=view.eta.ljust(len("ETA 0:00:00")))
 
     def _rates(self, now: float, sample: Sample) -> _Rates:
-        then, old = self._history[0]
-        span = now - then
+        """Rates over the last ``window_s``; over the longer history (up to ``eta_window_s``)
+        for a counter that did not move in that window, so a slow server's few calls a
+        minute do not read as none at all."""
+        recent = self._history[0]
+        for entry in self._history:
+            if now - entry[0] < self.settings.window_s:
+                break
+            recent = entry
+        spans = (recent, self._history[0])
 
-        def per_s(new: int | None, was: int | None) -> float | None:
+        def per_s(new: int | None, old: Callable[[Sample], int | None]) -> float | None:
             if new is None:
                 return None
-            return max(0, new - (was or 0)) / span if span > 0 else 0.0
+            for then, past in spans:
+                was = old(past) or 0
+                if new > was and now > then:
+                    return (new - was) / (now - then)
+            return 0.0
 
-        return _Rates(per_s(sample.llm_calls, old.llm_calls), per_s(sample.tokens, old.tokens),
-                      per_s(sample.tool_calls, old.tool_calls))
+        return _Rates(per_s(sample.llm_calls, lambda s: s.llm_calls),
+                      per_s(sample.tokens, lambda s: s.tokens),
+                      per_s(sample.tool_calls, lambda s: s.tool_calls))
 
     def _eta(self, now: float, sample: Sample, stage: _Stage) -> float | None:
         """Seconds left at the pace of the last ``eta_window_s`` (of the whole stage when

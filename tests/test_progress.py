@@ -126,6 +126,18 @@ def test_a_stalled_run_has_no_eta_and_a_waiting_server_is_shown_first() -> None:
     assert "errors: retries 4" in frame
 
 
+def test_a_slow_server_s_few_calls_a_minute_do_not_read_as_none() -> None:
+    clock = FakeClock()
+    out = StringIO()
+    display = ProgressDisplay(  # one LLM call every 20 s; the tools stopped
+        lambda: Sample(stage="explore", done=0, total=3, llm_calls=int(clock.now // 20),
+                       tool_calls=0),
+        ProgressSettings(console=Console(file=out), clock=clock, window_s=5.0))
+    run_for(display, clock, 45)
+    # nothing in the last 5 s: 2 calls over the 45 s seen, and no tool call at all
+    assert display.plain().split(" | ")[3:5] == ["LLM 0.04 req/s", "tools 0.00 calls/s"]
+
+
 def test_off_a_terminal_a_plain_line_every_interval_and_one_at_the_end() -> None:
     clock = FakeClock()
     out = StringIO()
