@@ -23,7 +23,7 @@ def run_engine(llm_url: str, tools_url: str, **settings: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ste-bench-") as tmp:
         cpu0, t0 = time.process_time(), time.perf_counter()
         outcome = anyio.run(
-            lambda: explore(config, tmp, endpoints, display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True},
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0

@@ -33,7 +33,7 @@ def run(llm: str, tools: str, limit: int | str, episodes: int) -> dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="ste-adaptive-") as tmp:
         t0 = time.perf_counter()
         outcome = anyio.run(
-            lambda: explore(config, tmp, endpoints, cassette="off", display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, cassette="off", handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True})
         wall = time.perf_counter() - t0
     calls = outcome.metrics.llm_calls

@@ -35,7 +35,7 @@ def measure(lanes: int, episodes: int, latency_ms: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ste-lanes-") as tmp:
         t0 = time.perf_counter()
         anyio.run(lambda: explore_mock(config, tmp, MockLlmConfig(latency_ms=latency_ms),
-                                  cassette="off", display=False, handle_signals=False),
+                                  cassette="off", handle_signals=False),
                   backend="asyncio", backend_options={"use_uvloop": True})
         wall = time.perf_counter() - t0
         records = list(iter_records(tmp))

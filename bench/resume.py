@@ -33,8 +33,7 @@ from ._common import explore_mock, write_result
 def build(folder: Path, episodes: int) -> int:
     seed_run = folder / "seed"
     config = ExploreConfig(episodes=2)
-    anyio.run(lambda: explore_mock(config, seed_run, MockLlmConfig(), display=False,
-                              handle_signals=False))
+    anyio.run(lambda: explore_mock(config, seed_run, MockLlmConfig(), handle_signals=False))
     samples = list(iter_records(seed_run))
     apis = list(builtin_catalog())
     per_api = episodes // len(apis)

@@ -84,7 +84,7 @@ def one_point(llm: str, tools: str, n: int, latency_s: float, gc_tuned: bool) ->
     t0, cpu0 = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="ste-scale-") as tmp:
         outcome = anyio.run(
-            lambda: explore(config, tmp, endpoints, cassette="off", display=False, handle_signals=False),
+            lambda: explore(config, tmp, endpoints, cassette="off", handle_signals=False),
             backend="asyncio", backend_options={"use_uvloop": True},
         )
     wall, cpu = time.monotonic() - t0, time.process_time() - cpu0

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from .distill.runner import DistillReport
     from .evaluate.infer import InferMeta
     from .explore.runner import RunOutcome
+    from .progress import ProgressSettings
+    from .replay import ReplayReport
 
 __all__ = ("build_parser", "main")
 
@@ -94,6 +96,18 @@ class _HelpFormatter(argparse.HelpFormatter):
                 or not action.option_strings):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def _add_quiet(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress display (warnings and errors still print)")
+
+
+def _progress(args: argparse.Namespace) -> ProgressSettings | None:
+    """How the command shows its progress: on standard error, unless ``--quiet``."""
+    from .progress import ProgressSettings
+
+    return None if args.quiet else ProgressSettings()
 
 
 def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -190,7 +204,7 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                         help="record every exchange (default: record; a --resume keeps the "
                              "run's choice and replays what was recorded), replay offline, "
                              "or off")
-    output.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_quiet(output)
     p.set_defaults(func=_cmd_explore)
 
 
@@ -231,9 +245,9 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
                 return await explore_in_workers(
                     config, args.out, args.workers, endpoints, resume=args.resume,
-                    cassette=cassette, display=not args.quiet)
+                    cassette=cassette, progress=_progress(args))
             return await explore(config, args.out, endpoints, resume=args.resume,
-                                 cassette=cassette, display=not args.quiet)
+                                 cassette=cassette, progress=_progress(args))
 
     outcome = run_async(run)
     _print_summary(outcome)
@@ -412,6 +426,7 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--cassette", choices=["off", "record", "replay-then-live"],
                    default="record", help="record every LLM exchange (default; --resume then "
                    "replays them), or off")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_distill)
 
 
@@ -430,7 +445,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     async def run() -> DistillReport:
         async with llm_servers(choice) as (urls, _):
             return await distill(args.run_dir, config, urls, resume=args.resume,
-                                 cassette=args.cassette)
+                                 cassette=args.cassette, progress=_progress(args))
 
     report = run_async(run)
     print(report.summary())
@@ -604,7 +619,7 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "(the prompt still offers all)")
     p.add_argument("--cassette", choices=["off", "record"], default="record",
                    help="record every exchange in OUT_STEM.cassette/ (default record)")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_infer)
 
 
@@ -626,7 +641,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
     async def run() -> InferMeta:
         async with llm_servers(choice) as (urls, _):
-            return await infer(config, args.out, urls, display=not args.quiet)
+            return await infer(config, args.out, urls, progress=_progress(args))
 
     meta = run_async(run)
     print(f"wrote {args.out}: {meta.items} items over {meta.apis} APIs, {args.setting}"
@@ -640,13 +655,17 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("replay", help="re-run a recorded run offline and compare trajectories")
     p.add_argument("run_dir", type=Path, help="a run recorded with --cassette record")
     p.add_argument("--out", type=Path, help="where the replay writes (default RUN_DIR/replay)")
+    _add_quiet(p)
     p.set_defaults(func=_cmd_replay)
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .replay import replay_run
 
-    report = run_async(replay_run, args.run_dir, args.out)
+    async def run() -> ReplayReport:
+        return await replay_run(args.run_dir, args.out, progress=_progress(args))
+
+    report = run_async(run)
     redone = f", {len(report.redone)} redone on resume" if report.redone else ""
     print(f"replayed {report.episodes} episodes offline into {report.out}: "
           f"{report.identical} identical, {len(report.different)} different, "

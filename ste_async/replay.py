@@ -14,6 +14,7 @@ import msgspec
 from .cassette import recordings
 from .errors import ConfigError, StoreError
 from .explore.runner import explore
+from .progress import ProgressSettings
 from .records import EpisodeRecord, trajectory_bytes
 from .session import load_run_meta
 from .store import iter_records
@@ -39,7 +40,10 @@ def _memory_at_start(record: EpisodeRecord) -> int:
     return record.trials[0].memory_shown if record.trials else 0
 
 
-async def replay_run(run_dir: str | Path, out: str | Path | None = None) -> ReplayReport:
+async def replay_run(run_dir: str | Path, out: str | Path | None = None, *,
+                     progress: ProgressSettings | None = None) -> ReplayReport:
+    """Replay the run in ``run_dir`` offline into ``out`` and compare it with the recording;
+    ``progress`` shows the replay's progress (None: quiet)."""
     run_dir = Path(run_dir)
     meta = load_run_meta(run_dir)
     if not recordings(run_dir, "llm"):
@@ -52,7 +56,7 @@ async def replay_run(run_dir: str | Path, out: str | Path | None = None) -> Repl
     if (out / "run.json").exists():
         raise StoreError(f"{out} already holds a run; pass another --out")
     await explore(config, out, None, cassette="off", replay_from=run_dir, only=set(original),
-                  display=False, handle_signals=False)
+                  progress=progress, handle_signals=False)
     again = {r.id: r for r in iter_records(out)}
     redone: dict[str, str] = {}
     different: list[str] = []

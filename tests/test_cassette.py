@@ -18,8 +18,7 @@ CONFIG = ExploreConfig(apis=("add_date", "Numbers%%Get math fact"), episodes=3, 
 
 
 async def record(run: Path) -> None:
-    await explore_with(CONFIG, run, mock=MockLlmConfig(error_rate=0.3), display=False,
-                  handle_signals=False)
+    await explore_with(CONFIG, run, mock=MockLlmConfig(error_rate=0.3), handle_signals=False)
 
 
 async def test_replay_reproduces_every_trajectory(tmp_path: Path) -> None:
@@ -43,7 +42,7 @@ async def test_resume_replays_recorded_work_instead_of_asking_again(tmp_path: Pa
 
     served_before = MockLlmState.served
     outcome = await explore_with(CONFIG, run, resume=True, mock=MockLlmConfig(error_rate=0.3),
-                            display=False, handle_signals=False)
+                            handle_signals=False)
     assert MockLlmState.served == served_before  # every LLM reply came from the cassette
     assert outcome.metrics.done == 6
     after = {r.id: trajectory_bytes(r) for r in iter_records(run)}
@@ -72,11 +71,10 @@ def _tear(shard: Path, line: int) -> None:
 async def test_a_replay_reports_an_episode_redone_after_a_torn_line(tmp_path: Path) -> None:
     run = tmp_path / "run"
     config = ExploreConfig(apis=("add_date",), episodes=3, trials=2)
-    await explore_with(config, run, display=False, handle_signals=False)
+    await explore_with(config, run, handle_signals=False)
     (shard,) = (run / "episodes").glob("*.jsonl")
     _tear(shard, 1)  # the middle episode of three
-    outcome = await explore_with(config, run, resume=True, display=False,
-                                 handle_signals=False)
+    outcome = await explore_with(config, run, resume=True, handle_signals=False)
     assert outcome.metrics.done - outcome.metrics.resumed == 1  # add_date#1, done again
     report = await replay_run(run)
     assert (report.identical, report.different, report.missing) == (2, [], [])
@@ -87,7 +85,7 @@ async def test_a_replay_reports_an_episode_redone_after_a_torn_line(tmp_path: Pa
 async def test_an_episode_that_changed_is_still_reported_as_different(tmp_path: Path) -> None:
     run = tmp_path / "run"
     await explore_with(ExploreConfig(apis=("add_date",), episodes=2, trials=1), run,
-                       display=False, handle_signals=False)
+                       handle_signals=False)
     (shard,) = (run / "episodes").glob("*.jsonl")
     # an answer edited after the fact: the replay must not explain it away
     shard.write_bytes(shard.read_bytes().replace(b'"solved":true', b'"solved":false', 1))

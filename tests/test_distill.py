@@ -40,7 +40,7 @@ def explored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small explored run (5 APIs x 2 episodes x 4 trials), made once, copied per test."""
     run = tmp_path_factory.mktemp("explored") / "run"
     anyio.run(lambda: explore_with(ExploreConfig(apis=APIS, episodes=2, trials=4), run,
-                              mock=MockLlmConfig(), display=False, handle_signals=False))
+                              mock=MockLlmConfig(), handle_signals=False))
     return run
 
 

@@ -61,8 +61,8 @@ def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("distilled") / "run"
 
     async def make() -> None:
-        await explore_with(ExploreConfig(episodes=1), run, mock=MockLlmConfig(), display=False,
-                      handle_signals=False)
+        await explore_with(ExploreConfig(episodes=1), run, mock=MockLlmConfig(),
+                           handle_signals=False)
         await distill_with(run, DistillConfig(target=10), mock=MockLlmConfig())
 
     anyio.run(make)

@@ -175,8 +175,7 @@ async def test_preflight_warns_when_the_protocol_outgrows_the_context(
     assert 0 < small < large
     config = ExploreConfig(apis=("add_date",), episodes=1, trials=1)
     await explore_with(config, tmp_path / "a", mock=MockLlmConfig(context_window=2_000),
-                  display=False, handle_signals=False)
+                       handle_signals=False)
     assert "warning: the server's context holds 2,000 tokens" in capsys.readouterr().err
-    await explore_with(config, tmp_path / "b", mock=MockLlmConfig(), display=False,
-                  handle_signals=False)
+    await explore_with(config, tmp_path / "b", mock=MockLlmConfig(), handle_signals=False)
     assert "warning" not in capsys.readouterr().err

@@ -52,7 +52,7 @@ async def test_explore_distill_infer_score(tmp_path: Path) -> None:
     mock = MockLlmConfig()
 
     outcome = await explore_with(ExploreConfig(apis=APIS, episodes=2, trials=2), run_dir,
-                            mock=mock, display=False, handle_signals=False)
+                            mock=mock, handle_signals=False)
     assert outcome.metrics.failed == 0
 
     await distill_with(run_dir, DistillConfig(), mock=mock)

@@ -126,5 +126,5 @@ async def test_explore_stops_before_any_episode_on_a_bad_template(tmp_path: Path
         config = ExploreConfig(apis=("add_date",), episodes=1, trials=1,
                                llm=LlmSettings(urls=(url,)))
         with pytest.raises(ConfigError, match="drops the system message"):
-            await explore_with(config, tmp_path / "run", display=False, handle_signals=False)
+            await explore_with(config, tmp_path / "run", handle_signals=False)
         assert llm_state(app).requests == 0  # not one chat request was sent

@@ -12,7 +12,6 @@ from served import explore_with
 from ste_async.catalog import load_catalog
 from ste_async.config import ExploreConfig, LlmSettings, RetryConfig, Timeouts
 from ste_async.errors import CatalogError
-from ste_async.explore.metrics import Live, Metrics
 from ste_async.ids import shard_filename
 from ste_async.store import iter_records, scan_run
 from tool_mocks._serve import serve_app
@@ -29,7 +28,7 @@ async def test_tool_faults_at_30_percent_never_reach_the_model(tmp_path: Path) -
                            tool_timeouts=Timeouts(connect=1, read=0.1, total=0.2))
     outcome = await explore_with(config, tmp_path, mock=MockLlmConfig(),
                             tools=ToolServerConfig(port=0, seed=3, faults=faults),
-                            display=False, handle_signals=False)
+                            handle_signals=False)
     m = outcome.metrics
     assert m.done == 12 and m.failed == 0
     assert m.tool_retries > 0
@@ -79,12 +78,11 @@ async def test_llm_outage_mid_run_waits_then_finishes(tmp_path: Path) -> None:
 
     async with anyio.create_task_group() as tg:
         await tg.start(flaky_server)
-        outcome = await explore_with(config, tmp_path, display=False, handle_signals=False)
+        outcome = await explore_with(config, tmp_path, handle_signals=False)
         tg.cancel_scope.cancel()
     assert down.is_set()
     assert outcome.metrics.done == 8 and outcome.metrics.failed == 0
     assert outcome.metrics.llm_retries > 0
-    assert "WAITING for the LLM server (12s)" in Metrics(1).line(Live(llm_waiting_s=12.0))
 
 
 async def test_garbage_and_empty_llm_replies_become_feedback(tmp_path: Path) -> None:
@@ -167,8 +165,7 @@ async def test_huge_tool_answers_are_truncated_like_the_study(tmp_path: Path) ->
                       latency_s=0.0)
     assert render_observation(big, 2048) == "x" * 2048
     config = ExploreConfig(apis=("Car database%%Makes",), episodes=1, trials=1)
-    await explore_with(config, tmp_path, mock=MockLlmConfig(error_rate=0.0), display=False,
-                  handle_signals=False)
+    await explore_with(config, tmp_path, mock=MockLlmConfig(error_rate=0.0), handle_signals=False)
     (record,) = iter_records(tmp_path)
     observed = [s.observation for s in record.trials[0].steps if s.observation]
     assert observed and all(len(o) <= 2048 for o in observed)

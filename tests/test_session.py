@@ -103,8 +103,7 @@ def test_a_config_whose_explore_is_no_table_is_one_clear_error(tmp_path: Path) -
 
 async def test_the_engine_needs_servers_or_a_recording(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs servers"):
-        await explore(ExploreConfig(apis=APIS), tmp_path / "run", None, display=False,
-                      handle_signals=False)
+        await explore(ExploreConfig(apis=APIS), tmp_path / "run", None, handle_signals=False)
 
 
 async def test_a_failed_preflight_leaves_no_run_card(tmp_path: Path) -> None:
@@ -112,11 +111,11 @@ async def test_a_failed_preflight_leaves_no_run_card(tmp_path: Path) -> None:
     config = ExploreConfig(apis=APIS, episodes=1, trials=1,
                            llm=LlmSettings(urls=("http://127.0.0.1:9",)))
     with pytest.raises(ConfigError, match=r"127\.0\.0\.1:9"):
-        await explore_with(config, run, display=False, handle_signals=False)
+        await explore_with(config, run, handle_signals=False)
     assert read_run_meta(run) is None
     # so the retry with a server that answers needs no --resume and no clean-up
     outcome = await explore_with(ExploreConfig(apis=APIS, episodes=1, trials=1), run,
-                                 display=False, handle_signals=False)
+                                 handle_signals=False)
     assert outcome.metrics.done == 1
     card = read_run_meta(run)
     assert card is not None and card.model == "ste-mock" and card.cassette == "record"

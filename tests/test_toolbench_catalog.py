@@ -301,8 +301,7 @@ async def test_explore_through_the_edge_serves_the_tree_with_an_llm_backend(
         tools = ToolServerConfig(port=0, catalog=str(tree), llm=LlmBackendConfig(url=llm))
         config = ExploreConfig(catalog=str(tree), apis=("Visa Check%%Visa Check",), episodes=1,
                                trials=1)
-        outcome = await explore_with(config, tmp_path / "run", tools=tools, display=False,
-                                     handle_signals=False)
+        outcome = await explore_with(config, tmp_path / "run", tools=tools, handle_signals=False)
     assert outcome.metrics.failed == 0
 
 

@@ -35,6 +35,7 @@ from ..config import LlmSettings
 from ..errors import RequestRejectedError, StoreError
 from ..ids import request_seed
 from ..llm.preflight import checked_model
+from ..progress import ProgressSettings, Sample, llm_sample, show_progress
 from ..session import cassette_mode, locked, open_llm
 from . import prompting
 from .candidates import (
@@ -176,6 +177,7 @@ class _Distiller:
         self.judgments: dict[str, Judgment] = {}
         self.paraphrases: dict[str, ParaphraseSet] = {}
         self.requests = 0
+        self.rejected = 0  # items the server refused (recorded with their error)
 
     async def _ask(self, messages: list[dict[str, str]], *, seed: int, max_tokens: int,
                    affinity: str) -> str:
@@ -198,6 +200,7 @@ class _Distiller:
                                    max_tokens=self.config.judge_max_tokens)
         except RequestRejectedError as exc:  # asking again cannot help: record it as rejected
             text, error = "", str(exc)
+            self.rejected += 1
         finally:
             self._release(c.id)
         verdicts = prompting.read_verdicts(text)
@@ -226,6 +229,7 @@ class _Distiller:
                 messages.append({"role": "assistant", "content": text})
         except RequestRejectedError as exc:  # the conversation outgrew the context: keep some
             error = str(exc)
+            self.rejected += 1
         finally:
             self._release(c.id)
         seen = {_norm(c.query)}
@@ -248,6 +252,19 @@ class _Distiller:
         release = getattr(self.client, "release_affinity", None)
         if release is not None:
             release(affinity)
+
+
+class _Phase:
+    """How far one phase got: the finished items, those of an earlier start included."""
+
+    def __init__(self, name: str, before: int, total: int):
+        self.name = name
+        self.before = before
+        self.done = before
+        self.total = total
+
+    def advance(self, finished_now: int) -> None:
+        self.done = self.before + finished_now
 
 
 def _check_resume(old: DistillSettings, new: DistillSettings, where: Path) -> None:
@@ -280,9 +297,10 @@ async def distill(
     resume: bool = False,
     cassette: CassetteMode = "record",
     wrap_llm: Callable[[Any], Any] | None = None,
+    progress: ProgressSettings | None = None,
 ) -> DistillReport:
     """Distil ``run_dir``'s explored trials into ``run_dir/distill/dataset.json``, asking the
-    servers at ``llm_urls``.
+    servers at ``llm_urls``. ``progress`` shows how far it got (None: quiet).
 
     ``wrap_llm`` wraps the LLM the workers call (after the cassette), which tests use to count
     or break requests.
@@ -328,15 +346,26 @@ async def distill(
                 worker.judgments.update(judged)
                 worker.paraphrases.update(done)
                 todo = [c for c in candidates if c.id not in judged]
-                await run_pool(todo, worker.judge, concurrency)
+                phase = _Phase("judge", len(candidates) - len(todo), len(candidates))
 
-                kept = Counter(c.api for c in candidates if worker.judgments[c.id].kept)
-                quota = {api: paraphrase_count(n, config.target, config.max_paraphrases)
-                         for api, n in kept.items()}
-                jobs = [(c, quota[c.api]) for c in candidates
-                        if worker.judgments[c.id].kept and quota[c.api] > 0
-                        and c.id not in done]
-                await run_pool(jobs, worker.paraphrase, concurrency)
+                def sample() -> Sample:
+                    return llm_sample(side.client, stage=phase.name, done=phase.done,
+                                      total=phase.total, unit="trials",
+                                      errors={"rejected": worker.rejected})
+
+                async with show_progress(sample, progress) as display:
+                    await run_pool(todo, worker.judge, concurrency, phase.advance)
+
+                    kept = Counter(c.api for c in candidates if worker.judgments[c.id].kept)
+                    quota = {api: paraphrase_count(n, config.target, config.max_paraphrases)
+                             for api, n in kept.items()}
+                    wanted = [c for c in candidates
+                              if worker.judgments[c.id].kept and quota[c.api] > 0]
+                    jobs = [(c, quota[c.api]) for c in wanted if c.id not in done]
+                    if display is not None:
+                        display.tick()  # the judging as it ended, before the next bar
+                    phase = _Phase("paraphrase", len(wanted) - len(jobs), len(wanted))
+                    await run_pool(jobs, worker.paraphrase, concurrency, phase.advance)
 
         examples = build_examples(candidates, worker.judgments, worker.paraphrases)
         dataset = out_dir / "dataset.json"

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +36,7 @@ from ..errors import ConfigError, RequestRejectedError, RetryBudgetExceeded
 from ..ids import request_seed
 from ..llm import Completion, Message
 from ..markers import DEMO_INTRO, TEST_PROMPT_MARKER
+from ..progress import ProgressSettings, Sample, llm_sample, show_progress
 from ..prompts import SYSTEM
 from ..session import open_llm
 from .retrieval import RetrieverKind, retrieve
@@ -220,27 +220,10 @@ class _Job(msgspec.Struct, frozen=True):
     seed: int
 
 
-def _progress(total: int, display: bool) -> Callable[[int], None] | None:
-    if not display:
-        return None
-    started, last = time.monotonic(), [0.0]
-    live = sys.stderr.isatty()  # a log file gets the final line only
-
-    def show(done: int) -> None:
-        now = time.monotonic()
-        if done == total or (live and now - last[0] >= 0.5):
-            last[0] = now
-            rate = done / max(now - started, 1e-9)
-            print(f"\rinfer: {done}/{total} items, {rate:,.1f}/s", end="\n" if done == total
-                  else "", file=sys.stderr, flush=True)
-
-    return show
-
-
 async def infer(config: InferConfig, out: str | Path, llm_urls: Sequence[str], *,
-                display: bool = False) -> InferMeta:
+                progress: ProgressSettings | None = None) -> InferMeta:
     """Run the test set of ``config`` against the servers at ``llm_urls``; write ``out`` and
-    its sidecar."""
+    its sidecar. ``progress`` shows how far it got (None: quiet)."""
     out = Path(out)
     started = time.monotonic()
     data = load_test_file(config.test)
@@ -279,8 +262,14 @@ async def infer(config: InferConfig, out: str | Path, llm_urls: Sequence[str], *
     errors: list[str] = []
 
     concurrency = int(config.llm.concurrency)
+    finished = 0
+
+    def count(done: int) -> None:
+        nonlocal finished
+        finished = done
+
     async with open_llm(config.llm, llm_urls, seed=config.seed, record_to=cassette_dir
-                        ) as (_, llm, model):
+                        ) as (client, llm, model):
         async def one(job: _Job) -> Completion | None:
             try:
                 return await llm.complete(job.messages, stop=STOP, seed=job.seed,
@@ -292,8 +281,12 @@ async def infer(config: InferConfig, out: str | Path, llm_urls: Sequence[str], *
                 errors.append(f"{job.api}#{job.index}: {exc}")
                 return None
 
-        replies = await run_pool(jobs, one, concurrency,
-                                 _progress(len(jobs), display))
+        def sample() -> Sample:
+            return llm_sample(client, stage="infer", done=finished, total=len(jobs),
+                              errors={"failed": len(errors)})
+
+        async with show_progress(sample, progress):
+            replies = await run_pool(jobs, one, concurrency, count)
 
     predictions: dict[str, list[dict[str, Any]]] = {api: [] for api in chosen}
     finish: dict[str, int] = {}

@@ -1,20 +1,18 @@
-"""Counters of a run, the live progress line, and the line that says what a run did (the
-per-API table at the end is read from the store: ``ste_async.report``)."""
+"""Counters of a run, what the progress display shows of them, and the line that says what a
+run did (the per-API table at the end is read from the store: ``ste_async.report``)."""
 
 from __future__ import annotations
 
-import sys
 import time
-from collections import Counter, deque
-from collections.abc import Callable
-from typing import NamedTuple, TextIO
+from collections import Counter
+from collections.abc import Mapping
 
-import anyio
 import msgspec
 
+from ..progress import Sample
 from ..records import EpisodeRecord
 
-__all__ = ("Live", "Metrics", "Rates", "Tally", "progress_loop")
+__all__ = ("Live", "Metrics", "Tally", "progress_sample")
 
 
 class Live(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,12 +25,6 @@ class Live(msgspec.Struct, frozen=True, kw_only=True):
     tool_in_flight: int = 0
     retries: int = 0
     llm_waiting_s: float | None = None
-
-
-class Rates(NamedTuple):
-    llm_per_s: float
-    tokens_per_s: float
-    tools_per_s: float
 
 
 class Tally(msgspec.Struct, kw_only=True):
@@ -131,40 +123,11 @@ class Metrics:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def line(self, live: Live | None = None, rates: Rates | None = None) -> str:
-        """The status line: progress from the records, live figures from the clients."""
-        live = live or Live()
-        t = max(self.elapsed, 1e-9)
-        fresh = self.done - self.resumed
-        left = self.total - self.done
-        eta = f"{left * t / fresh:,.0f}s" if fresh > 0 else "?"
-        if rates is None:
-            rates = Rates(live.llm_calls / t, live.completion_tokens / t, live.tool_calls / t)
-        parts = [
-            f"episodes {self.done:,}/{self.total:,}",
-            f"running {self.running}",
-            f"LLM {rates.llm_per_s:,.1f} req/s",
-            f"{rates.tokens_per_s:,.0f} tok/s",
-            f"tools {rates.tools_per_s:,.1f} calls/s",
-            f"in flight llm {live.llm_in_flight} tools {live.tool_in_flight}",
-            f"ETA {eta}",
-        ]
-        errs = []
-        if self.feedback:
-            errs.append(f"parse {sum(self.feedback.values())}")
-        if self.tool_kinds["api_error"]:
-            errs.append(f"api {self.tool_kinds['api_error']}")
-        if self.tool_kinds["unavailable"]:
-            errs.append(f"unavailable {self.tool_kinds['unavailable']}")
-        if live.retries:
-            errs.append(f"retries {live.retries}")
-        if self.failed:
-            errs.append(f"failed {self.failed}")
-        if errs:
-            parts.append("errors: " + " ".join(errs))
-        if live.llm_waiting_s is not None:
-            parts.append(f"WAITING for the LLM server ({live.llm_waiting_s:.0f}s)")
-        return " | ".join(parts)
+    def error_counts(self) -> dict[str, int]:
+        """The errors met so far, by kind, most telling first (for the progress display)."""
+        kinds = {"api": self.tool_kinds["api_error"], "parse": sum(self.feedback.values()),
+                 "unavailable": self.tool_kinds["unavailable"], "failed": self.failed}
+        return {kind: n for kind, n in kinds.items() if n}
 
     def summary(self) -> str:
         """What this command did: episodes new, resumed and abandoned, calls, retries, time
@@ -177,48 +140,19 @@ class Metrics:
         )
 
 
-async def progress_loop(
-    metrics: Metrics,
-    snapshot: Callable[[], Live],
-    *,
-    stream: TextIO = sys.stderr,
-    interval: float = 0.5,
-    window: float = 5.0,
-) -> None:
-    """Redraw the status line until cancelled (a plain line every 10 s when not a tty).
-
-    Rates are measured over the last ``window`` seconds, so they show the present pace.
-    """
-    tty = stream.isatty()
-    every = interval if tty else max(interval, 10.0)
-    history: deque[tuple[float, Live]] = deque()
-    try:
-        while True:
-            await anyio.sleep(every)
-            now, live = anyio.current_time(), snapshot()
-            history.append((now, live))
-            while len(history) > 2 and now - history[0][0] > window:
-                history.popleft()
-            t0, old = history[0]
-            span = now - t0
-            rates = None
-            if span > 0:
-                rates = Rates((live.llm_calls - old.llm_calls) / span,
-                              (live.completion_tokens - old.completion_tokens) / span,
-                              (live.tool_calls - old.tool_calls) / span)
-            text = metrics.line(live, rates)
-            if tty:
-                stream.write("\r\x1b[2K" + text[: _width()])
-            else:
-                stream.write(text + "\n")
-            stream.flush()
-    finally:
-        if tty:
-            stream.write("\r\x1b[2K")
-            stream.flush()
-
-
-def _width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((160, 20)).columns - 1
+def progress_sample(metrics: Metrics, live: Live | None, *, stage: str = "explore",
+                    errors: Mapping[str, int] | None = None) -> Sample:
+    """What the progress display shows of an exploration: episodes from the records, the
+    rest from the clients (``live``; None when replaying, where there are no clients).
+    ``errors`` replaces the metrics' own counts (a run in workers sums theirs)."""
+    kinds = dict(metrics.error_counts() if errors is None else errors)
+    if live is None:
+        return Sample(stage=stage, done=metrics.done, total=metrics.total, unit="episodes",
+                      running=metrics.running, errors=kinds)
+    if live.retries:
+        kinds["retries"] = live.retries
+    return Sample(stage=stage, done=metrics.done, total=metrics.total, unit="episodes",
+                  running=metrics.running, llm_calls=live.llm_calls,
+                  tokens=live.completion_tokens, tool_calls=live.tool_calls,
+                  llm_in_flight=live.llm_in_flight, tool_in_flight=live.tool_in_flight,
+                  errors=kinds, waiting_s=live.llm_waiting_s)

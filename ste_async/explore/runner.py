@@ -1,4 +1,4 @@
-"""Wiring of one exploration run: store, resume, preflight, clients, scheduler, display.
+"""Wiring of one exploration run: store, resume, preflight, clients, scheduler, progress.
 
 The servers are the edge's business (``ste_async.services``): :func:`explore` is given their
 URLs as :class:`~ste_async.session.Endpoints` and starts none itself.
@@ -23,6 +23,7 @@ from ..config import ExploreConfig
 from ..errors import ConfigError, RequestRejectedError, SteError, StoreError, TransientError
 from ..llm import LlmClient
 from ..llm.preflight import checked_model, context_window, estimate_longest_prompt
+from ..progress import ProgressSettings, Sample, show_progress
 from ..session import (
     Endpoints,
     RunMeta,
@@ -37,7 +38,7 @@ from ..session import (
 from ..store import RunStore, ScanResult, scan_run
 from ..tools import ToolClient
 from .memory import MemoryShard
-from .metrics import Live, Metrics, progress_loop
+from .metrics import Live, Metrics, progress_sample
 from .scheduler import EpisodeQueue, Explorer
 
 __all__ = (
@@ -73,7 +74,7 @@ class WorkerRole(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _live(llm: LlmClient, tools: ToolClient) -> Callable[[], Live]:
-    """A snapshot function for the status line, reading the clients' own counters."""
+    """A snapshot function for the progress display, reading the clients' own counters."""
 
     def snapshot() -> Live:
         since = llm.waiting_since
@@ -242,7 +243,7 @@ async def explore(
     cassette: CassetteMode = "record",
     replay_from: str | Path | None = None,
     only: Collection[str] | None = None,
-    display: bool = True,
+    progress: ProgressSettings | None = None,
     handle_signals: bool = True,
     worker: WorkerRole | None = None,
     reporter: Reporter | None = None,
@@ -256,7 +257,9 @@ async def explore(
     ``worker`` runs this as one of several processes sharing ``run_dir`` (see
     :mod:`ste_async.explore.workers`): the parent holds the run's lock, checked the servers
     and wrote run.json; the worker takes a lock of its own, records into cassettes of its
-    own, and ``reporter`` (instead of the status line) receives its progress.
+    own, and ``reporter`` (instead of a display) receives its progress.
+
+    ``progress`` shows the run's progress (None: quiet).
     """
     run_dir = Path(run_dir)
     if endpoints is None and replay_from is None:
@@ -275,7 +278,8 @@ async def explore(
             llm = RecordedLlm(None, await Cassette.open(replay_from, "llm", "replay"), source.model)
             tools = RecordedTools(None, await Cassette.open(replay_from, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
-            await _drive(explorer, None, metrics, display, handle_signals, reporter)
+            await _drive(explorer, None, metrics, progress, handle_signals, reporter,
+                         stage="replay")
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
                               run_dir=str(run_dir))
 
@@ -300,21 +304,25 @@ async def explore(
                     run_dir, "tools", cassette, store.append_line, part))
             explorer = Explorer(config, specs, pending, memory, side.llm, tool_side, store,
                                 metrics)
-            await _drive(explorer, _live(side.client, tool_client), metrics, display,
+            await _drive(explorer, _live(side.client, tool_client), metrics, progress,
                          handle_signals, reporter)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 
 async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics: Metrics,
-                 display: bool, handle_signals: bool, reporter: Reporter | None = None) -> None:
+                 progress: ProgressSettings | None, handle_signals: bool,
+                 reporter: Reporter | None = None, *, stage: str = "explore") -> None:
     error: SteError | None = None
-    async with anyio.create_task_group() as tg:
+
+    def sample() -> Sample:
+        return progress_sample(metrics, None if status is None else status(), stage=stage)
+
+    async with (show_progress(sample, None if reporter is not None else progress),
+                anyio.create_task_group() as tg):
         if handle_signals:
             tg.start_soon(_on_signals, explorer, tg.cancel_scope)
         if reporter is not None:
             tg.start_soon(reporter, metrics, status or Live)
-        elif display:
-            tg.start_soon(progress_loop, metrics, status or Live)
         try:
             await explorer.run()
         except SteError as exc:

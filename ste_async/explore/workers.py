@@ -34,8 +34,9 @@ from ..cassette import CassetteMode
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
 from ..llm.local import dies_with_parent, read_lines, stop_group
+from ..progress import ProgressSettings, Sample, show_progress
 from ..session import Endpoints
-from .metrics import Live, Metrics, Tally, progress_loop
+from .metrics import Live, Metrics, Tally, progress_sample
 from .runner import (
     Reporter,
     RunOutcome,
@@ -65,6 +66,7 @@ class _Report(msgspec.Struct, kw_only=True):
     done: int = 0  # episodes finished by this worker in this run
     running: int = 0
     failed: int = 0
+    errors: dict[str, int] = {}  # by kind, so far
     live: Live = msgspec.field(default_factory=Live)
     tally: Tally | None = None  # in the last report: what the worker counted
 
@@ -94,7 +96,7 @@ async def explore_in_workers(
     *,
     resume: bool = False,
     cassette: CassetteMode = "record",
-    display: bool = True,
+    progress: ProgressSettings | None = None,
     handle_signals: bool = True,
 ) -> RunOutcome:
     """:func:`~ste_async.explore.runner.explore`, with the APIs spread over ``workers``
@@ -123,17 +125,19 @@ async def explore_in_workers(
         metrics = Metrics(total_episodes=total, already_done=already)
         processes: list[Process] = []
         signals = _Interrupts(len(groups))
+
+        def sample() -> Sample:
+            return progress_sample(metrics, _sum_live(reports), errors=_sum_errors(reports))
+
         try:
             for index, apis in enumerate(groups):
                 spec = WorkerSpec(role=WorkerRole(index=index, model=model),
                                   run_dir=str(run_dir), cassette=cassette, endpoints=endpoints,
                                   config=msgspec.structs.replace(child, apis=tuple(apis)))
                 processes.append(await _start(spec))
-            async with anyio.create_task_group() as tg:
+            async with show_progress(sample, progress), anyio.create_task_group() as tg:
                 if handle_signals:
                     tg.start_soon(_forward_signals, processes, signals)
-                if display:
-                    tg.start_soon(progress_loop, metrics, lambda: _sum_live(reports))
                 async with anyio.create_task_group() as watchers:
                     for index, process in enumerate(processes):
                         watchers.start_soon(_watch, process, reports, codes, index, metrics,
@@ -189,9 +193,14 @@ async def _watch(process: Process, reports: list[_Report], codes: list[int | Non
     decoder = msgspec.json.Decoder(_Report)
     async for line in read_lines(process.stdout):
         try:
-            reports[index] = decoder.decode(line)
+            report = decoder.decode(line)
         except msgspec.DecodeError:
             continue  # not a report: a stray print
+        if report.tally is not None:
+            # the last report comes after the worker's clients closed: their counts stand
+            report.live = msgspec.structs.replace(reports[index].live, llm_in_flight=0,
+                                                  tool_in_flight=0, llm_waiting_s=None)
+        reports[index] = report
         signals.started(process, index)
         metrics.done = metrics.resumed + sum(r.done for r in reports)
         metrics.running = sum(r.running for r in reports)
@@ -221,6 +230,14 @@ def _sum_live(reports: Sequence[_Report]) -> Live:
     )
 
 
+def _sum_errors(reports: Sequence[_Report]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for report in reports:
+        for kind, n in report.errors.items():
+            total[kind] = total.get(kind, 0) + n
+    return total
+
+
 def _outcome(run_dir: Path, total: int, already: int, reports: Sequence[_Report],
              codes: Sequence[int | None], started: float) -> RunOutcome:
     """The run's summary: the workers' own tallies, summed (their APIs are disjoint)."""
@@ -245,11 +262,18 @@ def _reporter(out: Callable[[bytes], object]) -> Reporter:
         # the first report goes out at once: it tells the parent the run (and its Ctrl-C
         # handler, started before this task) is up
         encoder = msgspec.json.Encoder()
-        while True:
+
+        def send() -> None:
             out(encoder.encode(_Report(done=metrics.done - metrics.resumed,
                                        running=metrics.running, failed=metrics.failed,
-                                       live=live())) + b"\n")
-            await anyio.sleep(_REPORT_EVERY)
+                                       errors=metrics.error_counts(), live=live())) + b"\n")
+
+        try:
+            while True:
+                send()
+                await anyio.sleep(_REPORT_EVERY)
+        finally:
+            send()  # the clients' last counts, before they close
 
     return report
 
@@ -268,7 +292,7 @@ def _worker_main(argv: Sequence[str]) -> int:
 
     async def run() -> RunOutcome:
         return await explore(spec.config, spec.run_dir, spec.endpoints, resume=True,
-                             display=False, cassette=spec.cassette, worker=spec.role,
+                             cassette=spec.cassette, worker=spec.role,
                              reporter=_reporter(out))
 
     try:
@@ -278,7 +302,8 @@ def _worker_main(argv: Sequence[str]) -> int:
         return 2
     metrics = outcome.metrics
     out(msgspec.json.encode(_Report(done=metrics.done - metrics.resumed, running=0,
-                                    failed=metrics.failed, tally=metrics.tally())) + b"\n")
+                                    failed=metrics.failed, errors=metrics.error_counts(),
+                                    tally=metrics.tally())) + b"\n")
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return 0 if metrics.failed == 0 else 1
