@@ -421,7 +421,7 @@ async def test_a_report_taken_while_the_run_is_being_written(
 
     monkeypatch.setattr(_appendlog._Files, "write", write_then_report)
     config = ExploreConfig(apis=(ADD_DATE,), episodes=30, trials=2)
-    await explore_with(config, run, mock=MockLlmConfig(), display=False, handle_signals=False)
+    await explore_with(config, run, mock=MockLlmConfig(), handle_signals=False)
     ((lines, mid),) = taken
     assert mid.totals.episodes == lines < 30 and mid.totals.planned == 30
     assert mid.totals.trials == 2 * lines  # whole episodes only
