@@ -462,6 +462,9 @@ def test_the_cli_records_and_refuses(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "protocol.mode='study'" in capsys.readouterr().err
     assert main(["distill", str(run), "--llm", "mock", "--judge-rule", "all-yes"]) == 0
     assert "protocol study (parse=json, judge_rule=all-yes)" in capsys.readouterr().out
+    # a resumed distillation keeps its protocol too
+    assert main(["distill", str(run), "--llm", "mock", "--resume", "--protocol", "study"]) == 2
+    assert "judge_rule='all-yes'" in capsys.readouterr().err
     assert main(["export", str(run), "--format", "openai", "--replay", "pooled"]) == 0
     assert "protocol study (parse=json, judge_rule=all-yes, replay=pooled)" in \
         capsys.readouterr().out
