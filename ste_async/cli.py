@@ -106,7 +106,8 @@ def _add_protocol_options(parser: argparse.ArgumentParser, points: tuple[str, ..
         "protocol table)")
     group.add_argument("--protocol", choices=["study", "improved"],
                        help="every point below the study's way or this product's (default: "
-                            "improved; a resume or a later step keeps the run's)")
+                            "improved; a resume or a later step keeps the run's, and a later "
+                            "step's --protocol sets only its own points)")
     helps = {
         "parse": "study: Action Input rewritten as '{' + text.strip('{}') + '}' and sent "
                  "undecoded; json: decoded, parser feedback when it is not JSON",
@@ -137,8 +138,13 @@ def _protocol_given(args: argparse.Namespace) -> dict[str, str] | None:
     return table or None
 
 
-def _resolved_protocol(args: argparse.Namespace, base: Protocol) -> Protocol | None:
-    """``base`` (what the run recorded) changed by the options given; None when none was."""
+def _resolved_protocol(args: argparse.Namespace, base: Protocol, points: tuple[str, ...]
+                       ) -> Protocol | None:
+    """``base`` (what the run recorded) changed by the options given; None when none was.
+    ``--protocol`` sets only this command's ``points`` (the others were decided by an earlier
+    step) and becomes the recorded mode."""
+    import msgspec
+
     from .protocol import resolve_protocol
 
     table = _protocol_given(args)
@@ -146,9 +152,15 @@ def _resolved_protocol(args: argparse.Namespace, base: Protocol) -> Protocol | N
         return None
     mode = table.pop("mode", None)
     try:
-        return resolve_protocol(mode, base=base, **table)
+        changes: dict[str, str] = {}
+        if mode is not None:
+            preset = resolve_protocol(mode)
+            changes = {p: getattr(preset, p) for p in points}
+        changes.update(table)
+        resolved = resolve_protocol(base=base, **changes)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    return msgspec.structs.replace(resolved, mode=mode) if mode is not None else resolved
 
 
 def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -396,7 +408,8 @@ def _export(args: argparse.Namespace) -> int:
                         cl_round=args.cl_round,
                         replay_ratio=0.0 if args.no_replay else args.replay_ratio,
                         seed=args.seed, keep_duplicates=args.keep_duplicates,
-                        protocol=_resolved_protocol(args, run_protocol(args.run_dir)),
+                        protocol=_resolved_protocol(args, run_protocol(args.run_dir),
+                                                    ("replay",)),
                         general=args.general, no_general=args.no_general)
     if done.round is not None:
         for warning in done.round.warnings:
@@ -449,7 +462,8 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     from .session import load_run_meta
 
     choice = _llm_choice(args)
-    protocol = _resolved_protocol(args, load_run_meta(args.run_dir).config.protocol)
+    protocol = _resolved_protocol(args, load_run_meta(args.run_dir).config.protocol,
+                                  ("judge_rule", "paraphrase_cleanup"))
     try:
         config = DistillConfig(
             llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),

@@ -232,6 +232,16 @@ def test_the_judge_rules(reply: str, study: bool, all_yes: bool) -> None:
     assert is_kept(judged, "all-yes") is all_yes
 
 
+def test_the_study_asks_a_paraphrase_even_when_the_quota_is_none() -> None:
+    from ste_async.distill.runner import DistillConfig, paraphrase_quota
+
+    config = DistillConfig(target=150, max_paraphrases=6)
+    # min(round(150 / kept) - 1, 6): 0 from 101 kept examples on, and negative past 300
+    for kept, improved in ((10, 6), (40, 3), (120, 0), (400, 0)):
+        assert paraphrase_quota(kept, config, IMPROVED) == improved
+        assert paraphrase_quota(kept, config, STUDY) == max(improved, 1)
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -462,9 +472,11 @@ def test_the_cli_records_and_refuses(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "protocol.mode='study'" in capsys.readouterr().err
     assert main(["distill", str(run), "--llm", "mock", "--judge-rule", "all-yes"]) == 0
     assert "protocol study (parse=json, judge_rule=all-yes)" in capsys.readouterr().out
-    # a resumed distillation keeps its protocol too
+    # a resumed distillation keeps its protocol too; --protocol here sets only the
+    # distillation's points
     assert main(["distill", str(run), "--llm", "mock", "--resume", "--protocol", "study"]) == 2
-    assert "judge_rule='all-yes'" in capsys.readouterr().err
+    assert "protocol.judge_rule='all-yes'; this run has protocol.judge_rule='study'" in \
+        capsys.readouterr().err
     assert main(["export", str(run), "--format", "openai", "--replay", "pooled"]) == 0
     assert "protocol study (parse=json, judge_rule=all-yes, replay=pooled)" in \
         capsys.readouterr().out
@@ -532,3 +544,30 @@ async def test_study_descriptions_reach_the_model_byte_for_byte(reference_dir: P
                     assert len(exact) <= 10
         finally:
             await runner.cleanup()
+
+
+def test_a_later_steps_protocol_sets_only_its_own_points(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from ste_async.cli import main
+    from ste_async.distill.runner import read_distill_meta
+    from ste_async.export import ExportMeta, meta_path
+
+    run = tmp_path / "run"
+    assert main(["explore", "--llm", "mock", "--apis", "add_date,get_today_date", "--episodes",
+                 "1", "--trials", "2", "--out", str(run), "--quiet"]) == 0
+    assert main(["distill", str(run), "--llm", "mock", "--protocol", "study"]) == 0
+    card = read_distill_meta(run / "distill" / "distill.json")
+    assert card is not None
+    got = card.config.protocol
+    assert (got.mode, got.judge_rule, got.paraphrase_cleanup) == ("study", "study", "study")
+    assert (got.parse, got.reflection_reading, got.replay) == ("json", "first-word", "pooled")
+    batches = tmp_path / "b.json"
+    batches.write_text('[["add_date"], ["get_today_date"]]')
+    out = tmp_path / "r1.jsonl"
+    assert main(["export", str(run), "--format", "openai", "--batches", str(batches),
+                 "--round", "1", "--protocol", "study", "--no-general", "--out", str(out)]) == 0
+    exported = msgspec.json.decode(meta_path(out).read_bytes(), type=ExportMeta)
+    assert exported.protocol.replay == "study" and exported.protocol.parse == "json"
+    assert exported.replay_per_batch == {0: exported.replay}
+    capsys.readouterr()

@@ -35,7 +35,7 @@ from ..config import LlmSettings
 from ..errors import RequestRejectedError, StoreError
 from ..ids import request_seed
 from ..llm.preflight import checked_model
-from ..protocol import Protocol
+from ..protocol import POINTS, Protocol
 from ..session import cassette_mode, locked, open_llm
 from . import prompting
 from .candidates import (
@@ -271,8 +271,12 @@ class _Distiller:
 
 
 def _check_resume(old: DistillSettings, new: DistillSettings, where: Path) -> None:
-    for key in DistillSettings.__struct_fields__:
-        was, now = getattr(old, key), getattr(new, key)
+    pairs = [(key, getattr(old, key), getattr(new, key))
+             for key in DistillSettings.__struct_fields__ if key != "protocol"]
+    # the protocol point by point, so the refusal names the one that changed
+    pairs += [(f"protocol.{key}", getattr(old.protocol, key), getattr(new.protocol, key))
+              for key in ("mode", *POINTS)]
+    for key, was, now in pairs:
         if was != now:
             raise StoreError(f"{where} was distilled with {key}={was!r}; this run has "
                              f"{key}={now!r}. Resume with the same settings, or delete it.")
