@@ -571,3 +571,12 @@ def test_a_later_steps_protocol_sets_only_its_own_points(tmp_path: Path,
     assert exported.protocol.replay == "study" and exported.protocol.parse == "json"
     assert exported.replay_per_batch == {0: exported.replay}
     capsys.readouterr()
+
+
+async def test_a_study_run_replays_offline_byte_for_byte(both: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    from ste_async.replay import replay_run
+
+    report = await replay_run(both["study"]["run"], tmp_path / "replay")
+    assert report.episodes == len(APIS) * 2
+    assert report.identical == report.episodes and not report.different and not report.missing
