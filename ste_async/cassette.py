@@ -57,7 +57,7 @@ def llm_key(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-def tool_key(context: str, api: str, args: dict[str, Any]) -> str:
+def tool_key(context: str, api: str, args: dict[str, Any] | str) -> str:
     return _hash(["tool", context, api, args])
 
 
@@ -224,7 +224,8 @@ class RecordedTools:
         self.inner = inner
         self.cassette = cassette
 
-    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
+    async def call(self, api: str, args: dict[str, Any] | str, context: str = ""
+                   ) -> ToolOutcome:
         key = tool_key(context, api, args)
         if self.cassette.replaying:
             raw = self.cassette.lookup(key)

@@ -78,6 +78,9 @@ class ApiSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     required: tuple[Param, ...] = ()
     optional: tuple[Param, ...] = ()
     style: Literal["rapidapi", "bmtools"] = "rapidapi"
+    # the description exactly as a description file gave it ("" when read from any other
+    # form): what the study's prompts showed, byte for byte
+    verbatim: str = ""
 
     @property
     def params(self) -> tuple[Param, ...]:
@@ -89,8 +92,12 @@ class ApiSpec(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
                 return p
         return None
 
-    def prompt_description(self) -> str:
-        """The description text the model sees, in the shape the study used."""
+    def prompt_description(self, *, verbatim: bool = False) -> str:
+        """The description text the model sees, in the shape the study used; ``verbatim``:
+        the description file's own text where there is one (the study's ``descriptions``
+        rule), else the same rendering."""
+        if verbatim and self.verbatim:
+            return self.verbatim
         return _prompt_description(self)
 
 
@@ -215,6 +222,7 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
             required=_toolbench_params(at, data, "required_parameters"),
             optional=_toolbench_params(at, data, "optional_parameters"),
             style="rapidapi",
+            verbatim=raw,
         )
     # BMTools free text: "<description>. Your input should be a json (args json schema):
     # {{"key" : type, }} The Action to trigger this API should be ..."
@@ -232,6 +240,7 @@ def _parse_toolbench_entry(name: str, raw: object, categories: Mapping[str, str]
         category=categories.get(tool, ""),
         required=tuple(params),
         style="bmtools",
+        verbatim=raw,
     )
 
 

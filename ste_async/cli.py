@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .evaluate.infer import InferMeta
     from .explore.runner import RunOutcome
     from .progress import ProgressSettings
+    from .protocol import Protocol
     from .replay import ReplayReport
 
 __all__ = ("build_parser", "main")
@@ -110,6 +111,72 @@ def _progress(args: argparse.Namespace) -> ProgressSettings | None:
     return None if args.quiet else ProgressSettings()
 
 
+def _add_protocol_options(parser: argparse.ArgumentParser, points: tuple[str, ...]) -> None:
+    """``--protocol`` and the single points it sets that matter to this command."""
+    from .protocol import CHOICES
+
+    group = parser.add_argument_group(
+        "fidelity (where the study's code and this product differ; see the README's "
+        "protocol table)")
+    group.add_argument("--protocol", choices=["study", "improved"],
+                       help="every point below the study's way or this product's (default: "
+                            "improved; a resume or a later step keeps the run's, and a later "
+                            "step's --protocol sets only its own points)")
+    helps = {
+        "parse": "study: Action Input rewritten as '{' + text.strip('{}') + '}' and sent "
+                 "undecoded; json: decoded, parser feedback when it is not JSON",
+        "reflection_reading": "which reading of the reflection labels the memory; study: any "
+                              "'No' substring; first-word: the first standalone yes/no",
+        "descriptions": "study: a description file's text byte for byte; rendered: rebuilt "
+                        "from the parsed spec",
+        "judge_rule": "study: rejected when 'No.' appears anywhere; all-yes: kept when all "
+                      "three verdicts read Yes",
+        "paraphrase_cleanup": "study: the study's wording, replies raw; clean: cleaned and "
+                              "de-duplicated",
+        "replay": "study: 10%% of each earlier batch, seeded by its id; pooled: ratio x new "
+                  "from all earlier batches",
+    }
+    for point in points:
+        group.add_argument(f"--{point.replace('_', '-')}", dest=f"protocol_{point}",
+                           choices=CHOICES[point], help=helps[point])
+
+
+def _protocol_given(args: argparse.Namespace) -> dict[str, str] | None:
+    """The protocol options given, as ``{"mode": ..., point: value}``; None when none was."""
+    from .protocol import POINTS
+
+    given = {p: getattr(args, f"protocol_{p}", None) for p in POINTS}
+    table = {k: v for k, v in given.items() if v is not None}
+    if args.protocol is not None:
+        table["mode"] = args.protocol
+    return table or None
+
+
+def _resolved_protocol(args: argparse.Namespace, base: Protocol, points: tuple[str, ...]
+                       ) -> Protocol | None:
+    """``base`` (what the run recorded) changed by the options given; None when none was.
+    ``--protocol`` sets only this command's ``points`` (the others were decided by an earlier
+    step) and becomes the recorded mode."""
+    import msgspec
+
+    from .protocol import resolve_protocol
+
+    table = _protocol_given(args)
+    if table is None:
+        return None
+    mode = table.pop("mode", None)
+    try:
+        changes: dict[str, str] = {}
+        if mode is not None:
+            preset = resolve_protocol(mode)
+            changes = {p: getattr(preset, p) for p in points}
+        changes.update(table)
+        resolved = resolve_protocol(base=base, **changes)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return msgspec.structs.replace(resolved, mode=mode) if mode is not None else resolved
+
+
 def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from .config import (
         DEFAULT_EPISODES,
@@ -167,6 +234,9 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                                "with a grammar (default: on for the embedded model, off "
                                "otherwise, as the study ran)")
 
+    _add_protocol_options(p, ("parse", "reflection_reading", "descriptions", "judge_rule",
+                              "paraphrase_cleanup", "replay"))
+
     llm = p.add_argument_group("LLM (default: the embedded model, started for the run)")
     llm.add_argument("--llm-url", action="append", dest="llm_urls", metavar="URL",
                      help="OpenAI-compatible base URL, with or without /v1 (repeatable: "
@@ -220,6 +290,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
         "ltm", "stm", "reflection", "constrain_actions")}
     overrides["apis"] = _api_list(args.apis)
     overrides["llm_urls"] = tuple(args.llm_urls) if args.llm_urls else None
+    overrides["protocol"] = _protocol_given(args)
     # a resume continues the recorded settings: what is given here changes them (and
     # changing one that decides the episodes is refused below)
     old = read_run_meta(args.out)
@@ -235,7 +306,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
                  args.resume, cassette)
     n_apis = len(config.apis) if config.apis else "all"
     print(f"exploring {n_apis} APIs x {config.episodes} episodes x {config.trials} trials "
-          f"-> {args.out}", file=sys.stderr)
+          f"-> {args.out} (protocol {config.protocol.describe()})", file=sys.stderr)
 
     async def run() -> RunOutcome:
         async with open_services(choice, tools_url=config.tools_url, catalog=config.catalog,
@@ -347,7 +418,17 @@ def _add_export(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
                              "RATIO/(1+RATIO) of the round")
     replay.add_argument("--no-replay", action="store_true",
                         help="the ablation: batch K's examples only")
-    p.add_argument("--seed", type=int, default=0, help="seed of the replay sample")
+    p.add_argument("--seed", type=int, default=0, help="seed of the replay sample (the "
+                   "study's replay rule adds each batch's id to it)")
+    general = p.add_mutually_exclusive_group()
+    general.add_argument("--general", type=Path, metavar="FILE",
+                         help="openai/sharegpt: mix general instruction data in the study's "
+                              "layout (its flan_v2_2k.json) after the tool examples, under "
+                              "the study's normal-mode system message")
+    general.add_argument("--no-general", action="store_true",
+                         help="a round under the study's replay rule without general data "
+                              "(the study's --no_general)")
+    _add_protocol_options(p, ("replay",))
     p.add_argument("--keep-duplicates", action="store_true",
                    help="training formats: keep rows identical to one already written "
                         "(they are left out and counted by default)")
@@ -375,7 +456,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_ste, export_train
+    from .export import export_ste, export_train, run_protocol
 
     if args.format == "ste":
         if args.batches is not None or args.cl_round is not None:
@@ -388,16 +469,23 @@ def _export(args: argparse.Namespace) -> int:
                         with_observation=args.with_observation, batches=args.batches,
                         cl_round=args.cl_round,
                         replay_ratio=0.0 if args.no_replay else args.replay_ratio,
-                        seed=args.seed, keep_duplicates=args.keep_duplicates)
+                        seed=args.seed, keep_duplicates=args.keep_duplicates,
+                        protocol=_resolved_protocol(args, run_protocol(args.run_dir),
+                                                    ("replay",)),
+                        general=args.general, no_general=args.no_general)
     if done.round is not None:
         for warning in done.round.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        per_batch = ", ".join(f"batch {i}: {n}" for i, n in done.round.replay_per_batch.items())
         print(f"round {done.round.round}: {len(done.round.new)} examples of "
               f"{len(done.round.apis)} APIs + {len(done.round.replay)} replayed "
-              f"(of {done.round.replay_pool} earlier)")
+              f"(of {done.round.replay_pool} earlier"
+              + (f"; {per_batch}" if per_batch else "") + ")"
+              + (f" + {done.general} general" if done.general else ""))
     dropped = (f" ({done.duplicates} exact duplicate rows left out; --keep-duplicates keeps "
                "them)" if done.duplicates else "")
-    print(f"wrote {done.path}: {done.examples} examples{dropped}, {done.apis} APIs")
+    print(f"wrote {done.path}: {done.examples} examples{dropped}, {done.apis} APIs, "
+          f"protocol {done.protocol.describe()}")
     return EXIT_OK
 
 
@@ -427,18 +515,23 @@ def _add_distill(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    default="record", help="record every LLM exchange (default; --resume then "
                    "replays them), or off")
     _add_quiet(p)
+    _add_protocol_options(p, ("judge_rule", "paraphrase_cleanup"))
     p.set_defaults(func=_cmd_distill)
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
     from .config import LlmSettings
     from .distill.runner import DistillConfig, distill
+    from .session import load_run_meta
 
     choice = _llm_choice(args)
+    protocol = _resolved_protocol(args, load_run_meta(args.run_dir).config.protocol,
+                                  ("judge_rule", "paraphrase_cleanup"))
     try:
         config = DistillConfig(
             llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
-            target=args.target, max_paraphrases=args.max_paraphrases, seed=args.seed)
+            target=args.target, max_paraphrases=args.max_paraphrases, seed=args.seed,
+            protocol=protocol)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

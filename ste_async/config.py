@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from .errors import ConfigError
+from .protocol import Protocol, resolve_protocol
 
 __all__ = (
     "DEFAULT_EPISODES",
@@ -154,6 +155,9 @@ class ExploreConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     tool_timeouts: Timeouts = Timeouts(read=60.0, total=120.0)
     tool_retry: RetryConfig = RetryConfig(attempts=6, base=0.2, cap=10.0, max_elapsed=120.0)
     drain_seconds: float = 30.0
+    # the study's behaviour or this product's at each point where they differ; a run card
+    # written before the switch existed has none, and was made the improved way
+    protocol: Protocol = Protocol()
 
     def __post_init__(self) -> None:
         for name, most in LIMITS.items():
@@ -181,6 +185,21 @@ def _merged(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _protocol(value: Any, current: Any) -> Protocol:
+    """A protocol setting read from a file or the command line: a mode name (``"study"``),
+    or a table of ``mode`` and single points, applied to ``current`` (the recorded one)."""
+    start = current if isinstance(current, Protocol) else (
+        msgspec.convert(current, Protocol) if isinstance(current, dict) else Protocol())
+    if isinstance(value, Protocol):
+        return value
+    if isinstance(value, str):
+        return resolve_protocol(value)
+    if isinstance(value, dict):
+        points = {k: v for k, v in value.items() if k != "mode"}
+        return resolve_protocol(value.get("mode"), base=start, **points)
+    raise ValueError(f"protocol must be 'study', 'improved' or a table, got {value!r}")
+
+
 def load_explore_config(path: str | Path | None, *, base: ExploreConfig | None = None,
                         **overrides: Any) -> ExploreConfig:
     """Read ``[explore]`` (or the top level) of a TOML file, then apply non-None overrides.
@@ -206,10 +225,22 @@ def load_explore_config(path: str | Path | None, *, base: ExploreConfig | None =
                               f"{type(table).__name__}")
         table = nest_llm_settings(dict(table))
         table.pop("tools", None)
+        if "protocol" in table:
+            try:
+                table["protocol"] = _protocol(table["protocol"], data.get("protocol"))
+            except (ValueError, msgspec.ValidationError) as exc:
+                raise ConfigError(f"config {path}: {exc}") from None
         data = _merged(data, table)
-    data = _merged(data, nest_llm_settings({k: v for k, v in overrides.items()
-                                            if v is not None}))
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "protocol" in given:
+        try:
+            given["protocol"] = _protocol(given["protocol"], data.get("protocol"))
+        except (ValueError, msgspec.ValidationError) as exc:
+            raise ConfigError(f"options: {exc}") from None
+    data = _merged(data, nest_llm_settings(given))
     where = f"config {path}" if path is not None else "options"
+    if isinstance(data.get("protocol"), Protocol):
+        data["protocol"] = msgspec.to_builtins(data["protocol"])
     try:
         return msgspec.convert(data, ExploreConfig)
     except msgspec.ValidationError as exc:

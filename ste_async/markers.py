@@ -31,6 +31,8 @@ __all__ = (
     "PARAPHRASE_MARKER",
     "QUERY_MARKER",
     "REFLECT_MARKER",
+    "STUDY_PARAPHRASE_AGAIN_MARKER",
+    "STUDY_PARAPHRASE_MARKER",
     "TEST_PROMPT_MARKER",
     "TRIAL_JUDGE_MARKER",
     "judge_fields",
@@ -52,6 +54,11 @@ TRIAL_JUDGE_MARKER = "Review the assistant's work on three points"
 PARAPHRASE_MARKER = "Your rewording of the request:"
 #: In the "once more" follow-up of a paraphrase conversation (``paraphrase_again.txt``) only.
 PARAPHRASE_AGAIN_MARKER = "Reword the request once more"
+
+#: The study's own paraphrase wording, sent with ``paraphrase_cleanup = "study"``
+#: (``paraphrase_first_study.txt``, ``paraphrase_again_study.txt``).
+STUDY_PARAPHRASE_MARKER = "Your paraphrase of the query:"
+STUDY_PARAPHRASE_AGAIN_MARKER = "Can you try to paraphrase it again in a new way?"
 
 # ---------------------------------------------------------------- evaluation (test_prompts)
 
@@ -92,7 +99,10 @@ def judge_fields(prompt: str) -> dict[str, str] | None:
 
 
 def paraphrase_source(prompt: str) -> str | None:
-    """The query that a first paraphrase message asks to reword; None for any other text."""
-    if PARAPHRASE_MARKER not in prompt:
-        return None
-    return _tagged(prompt, "REQUEST")
+    """The query that a first paraphrase message (either wording) asks to reword; None for
+    any other text."""
+    if PARAPHRASE_MARKER in prompt:
+        return _tagged(prompt, "REQUEST")
+    found = re.search(rf"The query is:\n\n(.*)\n\n{re.escape(STUDY_PARAPHRASE_MARKER)}\Z",
+                      prompt, re.S)
+    return found.group(1) if found else None

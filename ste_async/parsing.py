@@ -7,13 +7,18 @@ last ``}``. Where the study passed that text on undecoded, this parser also deco
 that malformed JSON is answered with precise feedback; the raw text is always kept. A parse
 failure is never an exception: it becomes a :class:`Feedback`, which the engine shows the
 model as the next Observation.
+
+``rule="study"`` follows the study instead: the input's outer braces are stripped and one of
+each put back (``"{" + text.strip("{}") + "}"``), and that text is the call, decoded or not;
+the tool then judges it (a nested object at the end loses a closing brace, a trailing comma
+stays, and the tool answers with its own parse error).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import orjson
@@ -26,6 +31,7 @@ __all__ = (
     "parse_react",
     "read_reflection",
     "reference_reflection",
+    "study_action_input",
 )
 
 _FINAL = "Final Answer:"
@@ -38,8 +44,8 @@ class Call(msgspec.Struct, frozen=True, tag="call"):
 
     thought: str
     action: str
-    action_input: str  # the JSON text as extracted
-    args: dict[str, Any]
+    action_input: str  # the JSON text as extracted (study rule: as rewritten)
+    args: dict[str, Any] | None  # None: the study rule's text, which does not decode to an object
 
 
 class Final(msgspec.Struct, frozen=True, tag="final"):
@@ -67,14 +73,17 @@ def _trim(text: str) -> str:
     return text
 
 
-def parse_react(text: str, api_names: Sequence[str]) -> Parsed:
-    """Parse one model reply; never raises."""
+def parse_react(text: str, api_names: Sequence[str], *,
+                rule: Literal["json", "study"] = "json") -> Parsed:
+    """Parse one model reply; never raises. ``rule`` says how the Action Input is read."""
     text = text if isinstance(text, str) else str(text)
     thought = ""
     if _FINAL in text:
         before, _, after = text.partition(_FINAL)
         if _INPUT not in before:
-            return Final(thought=_thought(before), answer=after.strip())
+            # the study keeps only what stands between the first and a second "Final Answer:"
+            answer = after.split(_FINAL)[0] if rule == "study" else after
+            return Final(thought=_thought(before), answer=answer.strip())
         text = before
     if _INPUT not in text:
         return Feedback(
@@ -115,6 +124,14 @@ def parse_react(text: str, api_names: Sequence[str]) -> Parsed:
     if start >= end:
         return Feedback("bad_json", "The Action Input could not be read as JSON. Please try again.")
     raw = right[start : end + 1]
+    if rule == "study":
+        rewritten = study_action_input(raw)
+        try:
+            decoded = orjson.loads(rewritten)
+        except orjson.JSONDecodeError:
+            decoded = None
+        return Call(thought=thought, action=action, action_input=rewritten,
+                    args=decoded if isinstance(decoded, dict) else None)
     try:
         args = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -125,6 +142,13 @@ def parse_react(text: str, api_names: Sequence[str]) -> Parsed:
         )
     # text from "{" to "}" that decodes is always an object
     return Call(thought=thought, action=action, action_input=raw, args=args)
+
+
+def study_action_input(raw: str) -> str:
+    """The study's rewriting of the text from the first ``{`` to the last ``}``: every brace
+    at either end stripped and one of each put back, never decoded. (The study then refuses
+    an input that begins with ``{{`` or ends with ``}}``; after this rewriting none can.)"""
+    return ("{" + raw.strip("{}") + "}").strip()
 
 
 def _thought(text: str) -> str:

@@ -42,8 +42,8 @@ class Step(msgspec.Struct, kw_only=True, omit_defaults=True):
     kind: Literal["call", "final", "feedback", "llm_error"]
     thought: str = ""
     action: str | None = None
-    action_input: str | None = None  # the JSON text as the model wrote it
-    args: dict[str, Any] | None = None
+    action_input: str | None = None  # the JSON text as the model wrote it (study parse: rewritten)
+    args: dict[str, Any] | None = None  # decoded; None under the study parse when it is no object
     final_answer: str | None = None
     feedback: str | None = None  # parser's reason code
     observation: str | None = None  # None: the step was not answered (last, or final)

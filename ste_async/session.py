@@ -29,6 +29,7 @@ from .config import ExploreConfig, LlmSettings, nest_llm_settings
 from .errors import StoreError
 from .llm import LlmClient
 from .llm.preflight import checked_model
+from .protocol import POINTS
 from .store import lock_run
 
 __all__ = (
@@ -53,7 +54,7 @@ RUN_SCHEMA = 2  # 1: the LLM settings at the top of "config"; 2: nested under "c
 # must agree on every one (the README's resume table lists them, and what may change)
 PROTOCOL_SETTINGS = ("apis", "catalog", "constrain_actions", "trials", "max_turn",
                      "temperature", "max_tokens", "ltm", "stm", "reflection", "lanes", "seed",
-                     "observation_max_chars")
+                     "observation_max_chars", "protocol")
 
 
 class Endpoints(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,7 +140,11 @@ def check_resume(old: RunMeta | None, config: ExploreConfig, run_dir: Path, resu
     if not resume:
         raise StoreError(f"{run_dir} already holds a run; pass --resume to continue it, "
                          "or choose another --out")
-    pairs = [(key, getattr(old.config, key), getattr(config, key)) for key in PROTOCOL_SETTINGS]
+    pairs = [(key, getattr(old.config, key), getattr(config, key))
+             for key in PROTOCOL_SETTINGS if key != "protocol"]
+    # the protocol point by point, so the refusal names the one that changed
+    pairs += [(f"protocol.{key}", getattr(old.config.protocol, key),
+               getattr(config.protocol, key)) for key in ("mode", *POINTS)]
     pairs.append(("model", old.config.llm.model, config.llm.model))
     if cassette is not None:
         pairs.append(("cassette", recording_policy(old.cassette), recording_policy(cassette)))

@@ -50,6 +50,7 @@ class _TrialHead(msgspec.Struct):
     index: int
     query: str
     solved: bool | None = None
+    solved_reference: bool | None = None
 
 
 class _RecordHead(msgspec.Struct):
@@ -243,7 +244,8 @@ class RunStore(Resource):
         self._require_open()
         head = _HEAD_ENCODER.encode(_RecordHead(
             id=record.id, api=record.api, episode=record.episode,
-            trials=[_TrialHead(index=t.index, query=t.query, solved=t.solved)
+            trials=[_TrialHead(index=t.index, query=t.query, solved=t.solved,
+                               solved_reference=t.solved_reference)
                     for t in record.trials]))
         await self._log.append(f"episodes/{shard_filename(record.api)}",
                                encode_record(record) + b"\n", head)

@@ -45,6 +45,8 @@ from ste_async.markers import (
     PARAPHRASE_MARKER,
     QUERY_MARKER,
     REFLECT_MARKER,
+    STUDY_PARAPHRASE_AGAIN_MARKER,
+    STUDY_PARAPHRASE_MARKER,
     TEST_PROMPT_MARKER,
     TRIAL_JUDGE_MARKER,
     judge_fields,
@@ -93,7 +95,8 @@ class ScriptedPolicy:
             return _api_body(last, rng)
         if TRIAL_JUDGE_MARKER in last:
             return _judge(last, rng)
-        if PARAPHRASE_MARKER in last or PARAPHRASE_AGAIN_MARKER in last:
+        if any(m in last for m in (PARAPHRASE_MARKER, PARAPHRASE_AGAIN_MARKER,
+                                   STUDY_PARAPHRASE_MARKER, STUDY_PARAPHRASE_AGAIN_MARKER)):
             return _paraphrase(messages, rng)
         api = _api_of(messages)
         if last.rstrip().endswith(QUERY_MARKER):

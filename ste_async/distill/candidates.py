@@ -20,6 +20,7 @@ import msgspec
 
 from .. import prompts
 from ..catalog import load_catalog
+from ..protocol import JudgeRule
 from ..records import EpisodeRecord, Step
 from ..session import RunMeta, load_run_meta
 from ..store import iter_records
@@ -33,6 +34,7 @@ __all__ = (
     "build_examples",
     "candidates_of",
     "find_candidates",
+    "is_kept",
     "load_run",
     "paraphrase_count",
     "read_journal",
@@ -78,7 +80,9 @@ class ParaphraseSet(msgspec.Struct, kw_only=True, omit_defaults=True):
     query: str
     requested: int
     replies: list[str]  # what the model wrote, in order
-    paraphrases: list[str]  # cleaned, without empties and repeats of the query or each other
+    # cleaned, without empties and repeats of the query or each other (the study's rule: the
+    # replies as they are)
+    paraphrases: list[str]
     error: str | None = None
 
 
@@ -97,8 +101,10 @@ def load_run(run_dir: str | Path) -> RunInfo:
     meta = load_run_meta(run_dir)
     catalog = load_catalog(meta.config.catalog)
     apis = list(meta.apis)
-    descriptions = {api: prompts.api_block([(api, catalog[api].prompt_description())])
-                    for api in apis if api in catalog}
+    verbatim = meta.config.protocol.descriptions == "study"  # what exploration showed
+    descriptions = {api: prompts.api_block(
+        [(api, catalog[api].prompt_description(verbatim=verbatim))])
+        for api in apis if api in catalog}
     for api in apis:
         if api not in descriptions:
             log.warning("API %r of %s is not in its catalog; its description is left empty",
@@ -178,13 +184,23 @@ def read_journal(path: str | Path, kind: type[_S]) -> tuple[dict[str, _S], int]:
     return found, bad
 
 
+def is_kept(judged: Judgment | None, rule: JudgeRule = "all-yes") -> bool:
+    """Whether a judged trial is kept: by this project's reading (all three verdicts Yes), or
+    by the study's (``rule="study"``: no ``"No."`` anywhere in the reply)."""
+    if judged is None:
+        return False
+    return judged.kept_reference if rule == "study" else judged.kept
+
+
 def build_examples(candidates: Iterable[Candidate], judgments: Mapping[str, Judgment],
-                   paraphrases: Mapping[str, ParaphraseSet]) -> list[TrainExample]:
-    """The training set: each kept candidate, followed by its paraphrased copies."""
+                   paraphrases: Mapping[str, ParaphraseSet], rule: JudgeRule = "all-yes"
+                   ) -> list[TrainExample]:
+    """The training set: each kept candidate (by ``rule``), followed by its paraphrased
+    copies."""
     out: list[TrainExample] = []
     for c in candidates:
         judged = judgments.get(c.id)
-        if judged is None or not judged.kept:
+        if not is_kept(judged, rule):
             continue
         seed = TrainExample(
             query=c.query, API_name_list=[c.api], api_descriptions=c.api_descriptions,

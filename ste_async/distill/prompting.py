@@ -18,7 +18,14 @@ import re
 from collections.abc import Sequence
 
 from .._text import load_prompt
-from ..markers import PARAPHRASE_AGAIN_MARKER, PARAPHRASE_MARKER, judge_fields, paraphrase_source
+from ..markers import (
+    PARAPHRASE_AGAIN_MARKER,
+    PARAPHRASE_MARKER,
+    STUDY_PARAPHRASE_AGAIN_MARKER,
+    STUDY_PARAPHRASE_MARKER,
+    judge_fields,
+    paraphrase_source,
+)
 from ..markers import TRIAL_JUDGE_MARKER as JUDGE_MARKER
 from ..parsing import read_reflection
 
@@ -28,9 +35,11 @@ __all__ = (
     "PARAPHRASE_AGAIN",
     "PARAPHRASE_AGAIN_MARKER",
     "PARAPHRASE_MARKER",
+    "STUDY_PARAPHRASE_AGAIN",
     "clean_paraphrase",
     "judge_fields",
     "paraphrase_first",
+    "paraphrase_first_study",
     "paraphrase_source",
     "read_verdicts",
     "reference_keep",
@@ -46,6 +55,11 @@ _PARAPHRASE_FIRST = load_prompt(_HERE, "prompts", "paraphrase_first.txt",
 PARAPHRASE_AGAIN = load_prompt(_HERE, "prompts", "paraphrase_again.txt",
                                marker=PARAPHRASE_AGAIN_MARKER)
 _SERVE = load_prompt(_HERE, "prompts", "serve.txt")
+# the study's paraphrase wording, word for word (the ``paraphrase_cleanup = "study"`` rule)
+_PARAPHRASE_FIRST_STUDY = load_prompt(_HERE, "prompts", "paraphrase_first_study.txt",
+                                      marker=STUDY_PARAPHRASE_MARKER)
+STUDY_PARAPHRASE_AGAIN = load_prompt(_HERE, "prompts", "paraphrase_again_study.txt",
+                                     marker=STUDY_PARAPHRASE_AGAIN_MARKER)
 
 ASPECTS = ("informative", "faithful", "appropriate")
 
@@ -61,6 +75,11 @@ def render_judge(*, api_descriptions: str, query: str, action: str, action_input
 def paraphrase_first(query: str) -> str:
     """The first message of a paraphrase conversation."""
     return _PARAPHRASE_FIRST.format(query=query)
+
+
+def paraphrase_first_study(query: str) -> str:
+    """The first message of a paraphrase conversation in the study's own words."""
+    return _PARAPHRASE_FIRST_STUDY.format(query=query)
 
 
 def render_serve(api_descriptions: str, api_names: Sequence[str], query: str) -> str:

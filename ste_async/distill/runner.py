@@ -36,6 +36,7 @@ from ..errors import RequestRejectedError, StoreError
 from ..ids import request_seed
 from ..llm.preflight import checked_model
 from ..progress import ProgressSettings, Sample, llm_sample, show_progress
+from ..protocol import POINTS, Protocol
 from ..session import cassette_mode, locked, open_llm
 from . import prompting
 from .candidates import (
@@ -44,6 +45,7 @@ from .candidates import (
     ParaphraseSet,
     build_examples,
     find_candidates,
+    is_kept,
     load_run,
     paraphrase_count,
     read_journal,
@@ -57,6 +59,7 @@ __all__ = (
     "DistillReport",
     "DistillSettings",
     "distill",
+    "paraphrase_quota",
     "read_distill_meta",
 )
 
@@ -75,6 +78,8 @@ class DistillConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     temperature: float = 1.0  # the study samples the judge and the paraphraser at 1.0
     judge_max_tokens: int = 512
     paraphrase_max_tokens: int = 256
+    # the judge's keep rule and the paraphrase handling; None: the run's recorded protocol
+    protocol: Protocol | None = None
 
     def __post_init__(self) -> None:
         if self.llm.concurrency == "auto":
@@ -92,8 +97,9 @@ class ApiSummary(msgspec.Struct, kw_only=True):
     """Counts of one API."""
 
     candidates: int = 0
-    kept: int = 0
-    kept_reference: int = 0
+    kept: int = 0  # by the protocol's judge rule
+    kept_reference: int = 0  # by the study's reading (no "No." in the reply)
+    kept_all_yes: int = 0  # by this project's reading (all three verdicts Yes)
     paraphrases_each: int = 0
     examples: int = 0
 
@@ -107,19 +113,23 @@ class DistillReport(msgspec.Struct, kw_only=True):
     candidates: int
     judged_now: int
     paraphrased_now: int
-    kept: int
+    kept: int  # by the protocol's judge rule
     kept_reference: int
     examples: int
     unreadable_lines: int
     llm_requests: int
     per_api: dict[str, ApiSummary]
+    kept_all_yes: int = 0
+    protocol: Protocol = Protocol()
 
     def summary(self) -> str:
         """One line for the terminal."""
         return (f"{len(self.per_api)} APIs: {self.candidates} candidate trials "
-                f"({self.judged_now} judged now), {self.kept} kept ({self.kept_reference} by "
-                f"the study's reading), {self.examples} examples, {self.llm_requests} LLM "
-                f"requests -> {self.dataset}")
+                f"({self.judged_now} judged now), {self.kept} kept by the "
+                f"{self.protocol.judge_rule} rule ({self.kept_all_yes} all-yes, "
+                f"{self.kept_reference} by the study's reading), {self.examples} examples, "
+                f"{self.llm_requests} LLM requests, protocol {self.protocol.describe()} -> "
+                f"{self.dataset}")
 
 
 class DistillSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,10 +142,12 @@ class DistillSettings(msgspec.Struct, frozen=True, kw_only=True):
     temperature: float
     judge_max_tokens: int
     paraphrase_max_tokens: int
+    protocol: Protocol = Protocol()  # a card written before the switch: the improved way
 
     @classmethod
-    def of(cls, config: DistillConfig) -> DistillSettings:
-        return cls(**{f: getattr(config, f) for f in cls.__struct_fields__})
+    def of(cls, config: DistillConfig, protocol: Protocol) -> DistillSettings:
+        return cls(protocol=protocol, **{f: getattr(config, f)
+                                         for f in cls.__struct_fields__ if f != "protocol"})
 
 
 class DistillMeta(msgspec.Struct, kw_only=True):
@@ -169,8 +181,10 @@ def _norm(text: str) -> str:
 class _Distiller:
     """The per-item work, sharing one LLM (maybe recorded) and one journal writer."""
 
-    def __init__(self, config: DistillConfig, llm: Any, journal: AppendLog, client: Any):
+    def __init__(self, config: DistillConfig, llm: Any, journal: AppendLog, client: Any,
+                 protocol: Protocol):
         self.config = config
+        self.protocol = protocol
         self.llm = llm
         self.journal = journal
         self.client = client
@@ -213,14 +227,18 @@ class _Distiller:
 
     async def paraphrase(self, job: tuple[Candidate, int]) -> None:
         c, wanted = job
+        study = self.protocol.paraphrase_cleanup == "study"
+        first = (prompting.paraphrase_first_study(c.query) if study
+                 else prompting.paraphrase_first(c.query))
+        again = prompting.STUDY_PARAPHRASE_AGAIN if study else prompting.PARAPHRASE_AGAIN
         messages = [{"role": "system", "content": prompts.SYSTEM},
-                    {"role": "user", "content": prompting.paraphrase_first(c.query)}]
+                    {"role": "user", "content": first}]
         replies: list[str] = []
         error = None
         try:
             for k in range(wanted):
                 if k:
-                    messages.append({"role": "user", "content": prompting.PARAPHRASE_AGAIN})
+                    messages.append({"role": "user", "content": again})
                 seed = request_seed(self.config.seed, f"paraphrase|{c.api}", c.episode,
                                     c.trial, k)
                 text = await self._ask(messages, seed=seed, affinity=c.id,
@@ -238,6 +256,8 @@ class _Distiller:
             if text and _norm(text) not in seen:
                 seen.add(_norm(text))
                 kept.append(text)
+        if study:  # the study trains on every reply as it came
+            kept = list(replies)
         item = ParaphraseSet(id=c.id, api=c.api, query=c.query, requested=wanted,
                              replies=replies, paraphrases=kept, error=error)
         self.paraphrases[c.id] = item
@@ -268,22 +288,37 @@ class _Phase:
 
 
 def _check_resume(old: DistillSettings, new: DistillSettings, where: Path) -> None:
-    for key in DistillSettings.__struct_fields__:
-        was, now = getattr(old, key), getattr(new, key)
+    pairs = [(key, getattr(old, key), getattr(new, key))
+             for key in DistillSettings.__struct_fields__ if key != "protocol"]
+    # the protocol point by point, so the refusal names the one that changed
+    pairs += [(f"protocol.{key}", getattr(old.protocol, key), getattr(new.protocol, key))
+              for key in ("mode", *POINTS)]
+    for key, was, now in pairs:
         if was != now:
             raise StoreError(f"{where} was distilled with {key}={was!r}; this run has "
                              f"{key}={now!r}. Resume with the same settings, or delete it.")
 
 
+def paraphrase_quota(kept: int, config: DistillConfig, protocol: Protocol) -> int:
+    """Paraphrases asked per kept example of an API: :func:`paraphrase_count`, which is never
+    below 0; the study asks its first paraphrase whatever the count says, so under its rule
+    the quota is at least 1."""
+    n = paraphrase_count(kept, config.target, config.max_paraphrases)
+    return max(n, 1) if protocol.paraphrase_cleanup == "study" else n
+
+
 def _summaries(candidates: list[Candidate], judgments: dict[str, Judgment],
-               quota: dict[str, int], examples: Iterable[Any]) -> dict[str, ApiSummary]:
+               quota: dict[str, int], examples: Iterable[Any], protocol: Protocol
+               ) -> dict[str, ApiSummary]:
+    """Counts per API; ``kept`` follows the protocol's rule."""
     out: dict[str, ApiSummary] = {}
     for c in candidates:
         s = out.setdefault(c.api, ApiSummary(paraphrases_each=quota.get(c.api, 0)))
         s.candidates += 1
         j = judgments.get(c.id)
-        s.kept += bool(j and j.kept)
-        s.kept_reference += bool(j and j.kept_reference)
+        s.kept += is_kept(j, protocol.judge_rule)
+        s.kept_all_yes += is_kept(j, "all-yes")
+        s.kept_reference += is_kept(j, "study")
     for api, n in Counter(e.api for e in examples).items():
         out.setdefault(api, ApiSummary()).examples = n
     return out
@@ -310,7 +345,8 @@ async def distill(
     out_dir = run_dir / "distill"
     meta_path = out_dir / "distill.json"
     with locked(run_dir):
-        settings = DistillSettings.of(config)
+        protocol = config.protocol or info.meta.config.protocol
+        settings = DistillSettings.of(config, protocol)
         old_meta = read_distill_meta(meta_path)
         if old_meta is not None or (run_dir / JUDGMENTS).exists():
             if not resume:
@@ -342,7 +378,7 @@ async def distill(
             async with open_llm(config.llm, llm_urls, seed=config.seed, cassette=recorder,
                                 model=model) as side:
                 llm: Any = side.llm if wrap_llm is None else wrap_llm(side.llm)
-                worker = _Distiller(config, llm, journal, side.client)
+                worker = _Distiller(config, llm, journal, side.client, protocol)
                 worker.judgments.update(judged)
                 worker.paraphrases.update(done)
                 todo = [c for c in candidates if c.id not in judged]
@@ -356,28 +392,32 @@ async def distill(
                 async with show_progress(sample, progress) as display:
                     await run_pool(todo, worker.judge, concurrency, phase.advance)
 
-                    kept = Counter(c.api for c in candidates if worker.judgments[c.id].kept)
-                    quota = {api: paraphrase_count(n, config.target, config.max_paraphrases)
+                    rule = protocol.judge_rule
+                    kept = Counter(c.api for c in candidates
+                                   if is_kept(worker.judgments[c.id], rule))
+                    quota = {api: paraphrase_quota(n, config, protocol)
                              for api, n in kept.items()}
                     wanted = [c for c in candidates
-                              if worker.judgments[c.id].kept and quota[c.api] > 0]
+                              if is_kept(worker.judgments[c.id], rule) and quota[c.api] > 0]
                     jobs = [(c, quota[c.api]) for c in wanted if c.id not in done]
                     if display is not None:
                         display.tick()  # the judging as it ended, before the next bar
                     phase = _Phase("paraphrase", len(wanted) - len(jobs), len(wanted))
                     await run_pool(jobs, worker.paraphrase, concurrency, phase.advance)
 
-        examples = build_examples(candidates, worker.judgments, worker.paraphrases)
+        examples = build_examples(candidates, worker.judgments, worker.paraphrases,
+                                  protocol.judge_rule)
         dataset = out_dir / "dataset.json"
         await anyio.to_thread.run_sync(write_examples, dataset, examples)
-        per_api = _summaries(candidates, worker.judgments, quota, examples)
+        per_api = _summaries(candidates, worker.judgments, quota, examples, protocol)
         report = DistillReport(
             run_dir=str(run_dir), dataset=str(dataset), model=model,
             candidates=len(candidates), judged_now=len(todo), paraphrased_now=len(jobs),
             kept=sum(s.kept for s in per_api.values()),
             kept_reference=sum(s.kept_reference for s in per_api.values()),
+            kept_all_yes=sum(s.kept_all_yes for s in per_api.values()),
             examples=len(examples), unreadable_lines=bad_j + bad_p,
-            llm_requests=worker.requests, per_api=per_api)
+            llm_requests=worker.requests, per_api=per_api, protocol=protocol)
         write_json_atomic(meta_path, DistillMeta(config=settings, model=model,
                                                  cassette=cassette, summary=report),
                           pretty=True)

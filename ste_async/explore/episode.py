@@ -56,7 +56,8 @@ class Llm(Protocol):
 
 
 class Tools(Protocol):
-    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome: ...
+    async def call(self, api: str, args: dict[str, Any] | str, context: str = ""
+                   ) -> ToolOutcome: ...
 
 
 def _stats(c: Completion) -> CallStats:
@@ -85,7 +86,10 @@ class _EpisodeRun:
         self.memory = memory
         self.id = episode_id(spec.name, episode)
         self.api_names = (spec.name,)
-        self.descriptions = prompts.api_block([(spec.name, spec.prompt_description())])
+        self.protocol = config.protocol
+        verbatim = self.protocol.descriptions == "study"
+        self.descriptions = prompts.api_block(
+            [(spec.name, spec.prompt_description(verbatim=verbatim))])
 
     async def _ask(self, messages: list[Message], user: str, *, stop: str | None, trial: int,
                    step: int, grammar: str | None = None) -> Completion:
@@ -170,7 +174,9 @@ class _EpisodeRun:
             trial.solved = read_reflection(reply.text)
             trial.solved_reference = reference_reflection(reply.text)
             trial.reflect = _stats(reply)
-            entry.solved = trial.solved
+            # both readings are recorded; the protocol says which one the memory shows
+            entry.solved = (trial.solved_reference if self.protocol.reflection_reading == "study"
+                            else trial.solved)
         return trial
 
     async def _act(self, t: int, messages: list[Message], prompt: str) -> list[Step]:
@@ -198,7 +204,11 @@ class _EpisodeRun:
             if step.kind == "feedback":
                 assert step.observation is not None
             else:
-                outcome = await self.tools.call(self.spec.name, step.args or {},
+                # the study sends the rewritten text as it is and lets the tool decode it
+                args: dict[str, Any] | str = (
+                    step.action_input or "" if self.protocol.parse == "study"
+                    else step.args or {})
+                outcome = await self.tools.call(self.spec.name, args,
                                                 context=f"{self.id}/{t}/{turn}")
                 step.observation = render_observation(outcome, self.config.observation_max_chars)
                 step.tool_status = outcome.status
@@ -209,7 +219,7 @@ class _EpisodeRun:
         return steps
 
     def _step(self, reply: Completion) -> Step:
-        parsed = parse_react(reply.text, self.api_names)
+        parsed = parse_react(reply.text, self.api_names, rule=self.protocol.parse)
         stats = _stats(reply)
         if isinstance(parsed, Final):
             return Step(raw=reply.text, kind="final", thought=parsed.thought,

@@ -18,6 +18,7 @@ class _FinishedTrial(Protocol):
     index: int
     query: str
     solved: bool | None
+    solved_reference: bool | None
 
 
 class _Finished(Protocol):
@@ -60,14 +61,15 @@ class MemoryShard:
         """Forget an abandoned episode's queries; it will run again from the start."""
         self.entries = [e for e in self.entries if e.episode != episode]
 
-    def restore(self, records: Iterable[_Finished]) -> None:
-        """Rebuild from finished episodes (on resume), in episode order."""
+    def restore(self, records: Iterable[_Finished], *, study_reading: bool = False) -> None:
+        """Rebuild from finished episodes (on resume), in episode order; ``study_reading``:
+        the labels are the study's reading of each reflection, as the run showed them."""
         for record in sorted(records, key=lambda r: r.episode):
             for trial in record.trials:
                 self.entries.append(
                     MemoryEntry(
                         query=trial.query,
-                        solved=trial.solved,
+                        solved=trial.solved_reference if study_reading else trial.solved,
                         episode=record.episode,
                         trial=trial.index,
                     )

@@ -136,7 +136,8 @@ async def preflight(endpoints: Endpoints, specs: list[ApiSpec], config: ExploreC
     window = await context_window(urls, model, connect_s)
     if window is not None:
         longest = max(estimate_longest_prompt(
-            description_chars=len(s.prompt_description()), episodes=config.episodes,
+            description_chars=len(s.prompt_description(
+                verbatim=config.protocol.descriptions == "study")), episodes=config.episodes,
             trials=config.trials, max_turn=config.max_turn, max_tokens=config.max_tokens,
             observation_chars=config.observation_max_chars, ltm=config.ltm) for s in specs)
         if longest > window:
@@ -173,7 +174,8 @@ def plan_run(
     for head in scan.heads.values():
         done_by_api.setdefault(head.api, []).append(head)
     for api, shard in memory.items():
-        shard.restore(done_by_api.get(api, ()))
+        shard.restore(done_by_api.get(api, ()),
+                      study_reading=config.protocol.reflection_reading == "study")
     chosen: dict[str, set[int]] | None = None
     if only is not None:
         chosen = {s.name: set() for s in specs}

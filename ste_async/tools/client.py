@@ -108,7 +108,8 @@ class ToolClient(Resource):
         apis: list[dict[str, Any]] = await get_json(self._session, self.url + "/apis")
         return apis
 
-    async def call(self, api: str, args: dict[str, Any], context: str = "") -> ToolOutcome:
+    async def call(self, api: str, args: dict[str, Any] | str, context: str = ""
+                   ) -> ToolOutcome:
         """Call ``api`` with ``args``; never raises for a fault of the tool or the wire.
 
         ``context`` names the call's place in the protocol; only recorders use it.
