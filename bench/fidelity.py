@@ -126,7 +126,7 @@ async def _one(protocol: Protocol, base: ExploreConfig, urls: tuple[str, ...], e
     async with tool_server(None, None, catalog=config.catalog, seed=config.seed) as tools_url:
         outcome = await explore(config, run, Endpoints(llm_urls=urls, tools_url=tools_url,
                                                        embedded=embedded),
-                                display=False, handle_signals=False)
+                                handle_signals=False)
     explored_s = time.monotonic() - started
     report = await distill(run, DistillConfig(llm=LlmSettings(urls=urls, concurrency=64),
                                               target=20), urls)

@@ -361,7 +361,7 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             log: list[list[dict[str, str]]] = []
             await explore_with(ExploreConfig(apis=APIS, episodes=2, trials=2,
                                              protocol=protocol), run,
-                               mock=MockLlmConfig(), display=False, handle_signals=False)
+                               mock=MockLlmConfig(), handle_signals=False)
             report = await distill_with(run, DistillConfig(target=20), mock=MockLlmConfig(),
                                         wrap_llm=lambda inner, log=log: PromptLog(inner, log))
             out[name] = {"run": run, "prompts": log, "report": report}
@@ -527,7 +527,7 @@ async def test_study_descriptions_reach_the_model_byte_for_byte(reference_dir: P
                                        protocol=protocol)
                 config = msgspec.structs.replace(config, llm=msgspec.structs.replace(
                     config.llm, urls=(f"http://127.0.0.1:{port}",)))
-                await explore_with(config, tmp_path / name, display=False,
+                await explore_with(config, tmp_path / name,
                                    handle_signals=False)
                 first = {}
                 for request in seen:
