@@ -191,6 +191,20 @@ def test_passwords_have_the_asked_length_and_all_classes() -> None:
     assert body_of(name, {}, seed=1) != body_of(name, {}, seed=0)
 
 
+def test_a_password_length_typed_as_text_is_read_as_a_number() -> None:
+    """The study's description file types ``length`` STRING, so the server hands the
+    simulator text: it is read as a number, and text that is not one is a 400 naming it."""
+    import orjson
+
+    from tool_mocks.simulators._base import REGISTRY, SimContext
+
+    name = "Password Generator API%%Password of length 50"
+    ctx = SimContext(seed=0, today=TODAY, api=name, canonical_args="{}")
+    assert len(REGISTRY[name]({"length": "64"}, ctx).body["password"]) == 64
+    refused = REGISTRY[name]({"length": "sixty"}, ctx)
+    assert refused.status == 400 and "'length'" in orjson.dumps(refused.body).decode()
+
+
 def test_token_shape() -> None:
     token = body_of("Token API%%generate", {})
     assert token["expires_in"] == 300 and len(token["token"]) == 48

@@ -37,7 +37,13 @@ def make_password(rng: random.Random, length: int) -> str:
 
 @simulator("Password Generator API%%Password of length 50")
 def password_of_length(args: dict[str, Any], ctx: SimContext) -> Reply:
-    length: int = args.get("length", 50)
+    raw = args.get("length", 50)
+    # the study's description file types this parameter STRING, so "64" arrives as text
+    try:
+        length = int(raw)
+    except (TypeError, ValueError):
+        return bad_request(f"parameter 'length' must be a whole number; got {raw!r}",
+                           parameter="length")
     if not MIN_LENGTH <= length <= MAX_LENGTH:
         return bad_request(
             f"parameter 'length' must be between {MIN_LENGTH} and {MAX_LENGTH}; got {length}",
