@@ -350,6 +350,7 @@ def export_train(
     path = Path(out) if out is not None else run_dir / _default_name(
         fmt, cl_round, replay_ratio > 0)
     data, rows, dropped = _encode(fmt, examples, with_observation, keep_duplicates, mixed)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)
     apis = len({e.api or e.API_name_list[0] for e in examples})
     card = ExportMeta(

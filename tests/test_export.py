@@ -92,6 +92,11 @@ def test_ste_train_is_the_study_layout(distilled: Path, examples: list[TrainExam
         "observation", "final_ans"}
 
 
+def test_an_export_into_a_folder_not_yet_made_makes_it(distilled: Path, tmp_path: Path) -> None:
+    done = export_train(distilled, "openai", tmp_path / "new" / "deeper" / "chat.jsonl")
+    assert done.path.read_bytes().count(b"\n") == done.examples > 0
+
+
 @pytest.mark.parametrize("with_observation", [False, True])
 def test_openai_chat_export(distilled: Path, examples: list[TrainExample], tmp_path: Path,
                             with_observation: bool) -> None:
