@@ -101,6 +101,10 @@ class PartitionActor:
         util: Any = ray.util  # untyped
         return (context.get_node_id(), util.get_node_ip_address(), os.getpid(), problem)
 
+    async def pid(self) -> int:
+        """The process id of this incarnation."""
+        return os.getpid()
+
     async def report(self) -> bytes | None:
         """The latest progress report, as JSON; None before the run started."""
         return None if self.last is None else msgspec.json.encode(self.last)
@@ -271,6 +275,10 @@ class _Actors:
         return worker
 
 
+def _absolute(path: str | Path) -> Path:
+    return Path(path).absolute()
+
+
 def _cpus(ray: ModuleType) -> int:
     return int(ray.cluster_resources().get("CPU", 0))
 
@@ -419,6 +427,7 @@ async def explore_on_ray(
     ``actors`` of them (default: one per CPU of the cluster), on the cluster at ``address``
     (None: a local one for the run)."""
     ray = import_ray()
+    run_dir = _absolute(run_dir)  # the actors' working directory is not this one
     if actors is not None and actors < 1:
         raise ConfigError(f"--workers must be at least 1, got {actors}")
     local = max(actors or 0, os.cpu_count() or 1)
