@@ -98,6 +98,15 @@ def test_the_partitions_run_on_both_nodes(cluster: Any, tmp_path: Path,
     assert sorted(next(n for n in nodes if n.startswith(p)) for _, p in placed) == sorted(nodes)
 
 
+def test_more_actors_than_cpus_is_refused(cluster: Any, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explore", "--llm", "mock", "--apis", "add_date,search,search_places",
+                 "--episodes", "1", "--quiet", "--out", str(tmp_path / "run"), "--ray",
+                 "--workers", "3"]) == 2
+    assert "--workers 3: the Ray cluster has 2 CPUs, and each actor takes one" in \
+        capsys.readouterr().err
+
+
 def test_a_directory_the_actors_cannot_see_fails_before_any_episode(
         cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ste_async.explore import ray_actors

@@ -145,3 +145,13 @@ def test_an_interrupt_waits_for_a_worker_that_is_still_starting() -> None:
     assert starting.process.sent == [signal.SIGINT]  # type: ignore[attr-defined]
     starting.started()  # later reports owe nothing
     assert starting.process.sent == [signal.SIGINT]  # type: ignore[attr-defined]
+
+
+def test_ray_without_the_extra_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where the [ray] extra is not installed
+    code = main(["explore", "--llm", "mock", "--apis", "add_date", "--episodes", "1",
+                 "--quiet", "--ray", "--out", str(tmp_path / "run")])
+    assert code == 1
+    assert "--ray needs Ray: pip install 'ste_async[ray]'" in capsys.readouterr().err
+    assert not list((tmp_path / "run").glob("episodes/*.jsonl"))

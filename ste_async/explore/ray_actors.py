@@ -42,6 +42,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from .._runtime import tune_gc
 from ..cassette import CassetteMode
 from ..config import ExploreConfig
 from ..errors import ConfigError, SteError
@@ -119,6 +120,7 @@ class PartitionActor:
         status, and the error that ended it, if one did."""
         spec = self.spec
         prior = await anyio.to_thread.run_sync(self._prior) if self.restarted else None
+        tune_gc()  # as in a worker process (the actor's loop is Ray's: uvloop where installed)
 
         def keep(report: WorkerReport) -> None:
             self.last = report
@@ -196,6 +198,8 @@ class _ActorWorker:
                 last, code, problem = await self.handle.run.remote()
             except errors.RayActorError as exc:
                 last, code, problem = None, 3, f"lost after {MAX_RESTARTS} restarts: {exc}"
+            except errors.RayError as exc:  # an error the engine did not expect
+                last, code, problem = None, 3, str(exc)
             tg.cancel_scope.cancel()
         self.finished = True
         if problem is not None:
