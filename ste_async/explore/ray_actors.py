@@ -248,7 +248,7 @@ class _Actors:
                 nodes = {node for _, node, _ in self.placed}
                 print(f"ray: {len(self.placed)} actors on {len(nodes)} node(s): " + ", ".join(
                     f"actor {i} on {address} (node {node[:12]})"
-                    for i, node, address in self.placed), file=sys.stderr)
+                    for i, node, address in sorted(self.placed)), file=sys.stderr)
         finally:
             remove_placement_group(self.group)
             token.unlink(missing_ok=True)

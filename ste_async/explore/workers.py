@@ -201,17 +201,17 @@ async def explore_in_workers(
         reports = [WorkerReport() for _ in groups]
         codes: list[int | None] = [None] * len(groups)
         metrics = Metrics(total_episodes=total, already_done=already)
-        handles: list[Worker] = []
+        assigned = [WorkerSpec(role=WorkerRole(index=index, model=model), run_dir=str(run_dir),
+                               cassette=cassette, endpoints=endpoints,
+                               only=remaining(config, apis, run.scan)
+                               if transport.hands_episodes else None,
+                               config=msgspec.structs.replace(child, apis=tuple(apis)))
+                    for index, apis in enumerate(groups)]
+        slots: list[Worker | None] = [None] * len(groups)
         async with transport.prepare(run_dir, len(groups)):
             try:
-                for index, apis in enumerate(groups):
-                    only = remaining(config, apis, run.scan) if transport.hands_episodes \
-                        else None
-                    spec = WorkerSpec(role=WorkerRole(index=index, model=model),
-                                      run_dir=str(run_dir), cassette=cassette,
-                                      endpoints=endpoints, only=only,
-                                      config=msgspec.structs.replace(child, apis=tuple(apis)))
-                    handles.append(await transport.start(spec))
+                await _start_all(transport, assigned, slots)
+                handles = [h for h in slots if h is not None]
                 async with anyio.create_task_group() as tg:
                     if handle_signals:
                         tg.start_soon(_forward_signals, handles, transport.noun)
@@ -223,9 +223,30 @@ async def explore_in_workers(
                     tg.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
-                    for handle in handles:  # only those left by an error or a cancellation
-                        await handle.stop(config.drain_seconds)
+                    for slot in slots:  # only those left by an error or a cancellation
+                        if slot is not None:
+                            await slot.stop(config.drain_seconds)
     return _outcome(run_dir, total, already, reports, codes, started, transport.noun)
+
+
+async def _start_all(transport: Transport, specs: Sequence[WorkerSpec],
+                     started: list[Worker | None]) -> None:
+    """Start every worker at once (an actor may take seconds to come up); the first error
+    stops the rest and is raised as it is."""
+    failed: list[SteError] = []
+
+    async def start(index: int, spec: WorkerSpec, scope: anyio.CancelScope) -> None:
+        try:
+            started[index] = await transport.start(spec)
+        except SteError as exc:
+            failed.append(exc)
+            scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        for index, spec in enumerate(specs):
+            tg.start_soon(start, index, spec, tg.cancel_scope)
+    if failed:
+        raise failed[0]
 
 
 async def _watch(worker: Worker, reports: list[WorkerReport], codes: list[int | None],
