@@ -19,6 +19,7 @@ import pytest
 
 from ste_async.cli import main
 from ste_async.config import ExploreConfig
+from ste_async.explore.metrics import Metrics
 from ste_async.explore.runner import RunOutcome
 from ste_async.records import trajectory_bytes
 from ste_async.services import LlmChoice, open_services
@@ -163,7 +164,11 @@ def test_a_killed_actor_is_restarted_and_loses_nothing(
     assert len(ids) == len(set(ids)) == 60  # every episode, once
     # the summary counts the killed incarnation's episodes as this run's, once
     assert outcome.metrics.done - outcome.metrics.resumed == 60
-    assert sum(a.episodes for a in outcome.metrics.per_api.values()) == 60
+    recount = Metrics(total_episodes=60)  # the tally of what the store holds
+    for record in iter_records(run):
+        recount.episode_started(record.api)
+        recount.episode_finished(record)
+    assert outcome.metrics.tally() == recount.tally()
     assert main(["replay", str(run), "--out", str(tmp_path / "again")]) == 0
     assert "60 identical, 0 different, 0 missing" in capsys.readouterr().out
 
