@@ -121,6 +121,30 @@ def test_a_directory_the_actors_cannot_see_fails_before_any_episode(
     assert not list((tmp_path / "run").glob("episodes/*.jsonl"))
 
 
+def test_several_llm_urls_are_shared_with_episode_affinity(cluster: Any, tmp_path: Path) -> None:
+    from ste_async.explore.ray_actors import explore_on_ray
+    from tool_mocks.llm import serve_mock_llm
+
+    run = tmp_path / "run"
+    config = ExploreConfig(apis=tuple(TEN.split(",")[:4]), episodes=3, trials=2, seed=5)
+
+    async def explore_on_two() -> RunOutcome:
+        async with serve_mock_llm() as first, serve_mock_llm() as second, open_services(
+                LlmChoice(urls=(first, second)), seed=config.seed) as endpoints:
+            return await explore_on_ray(config, run, endpoints, actors=2, display=False,
+                                        handle_signals=False)
+
+    assert anyio.run(explore_on_two).metrics.done == 12
+    used: set[str] = set()
+    for record in iter_records(run):
+        calls = [s.llm for t in record.trials for s in t.steps if s.llm is not None]
+        calls += [c for t in record.trials for c in (t.imagine, t.reflect) if c is not None]
+        endpoints = {c.endpoint for c in calls}
+        assert len(endpoints) == 1, record.id  # one episode, one server
+        used |= endpoints
+    assert len(used) == 2  # the episodes spread over both
+
+
 def _actor_pids() -> list[int]:
     pids = []
     for name in ray.util.list_named_actors():
