@@ -109,7 +109,8 @@ def test_more_actors_than_cpus_is_refused(cluster: Any, tmp_path: Path,
 
 
 def test_a_directory_the_actors_cannot_see_fails_before_any_episode(
-        cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     from ste_async.explore import ray_actors
 
     # the driver writes its token where no actor looks (the actors load the module afresh):
@@ -118,6 +119,10 @@ def test_a_directory_the_actors_cannot_see_fails_before_any_episode(
     code = main(["explore", "--llm", "mock", "--apis", "add_date", "--episodes", "1",
                  "--quiet", "--out", str(tmp_path / "run"), "--ray"])
     assert code == 1
+    err = capsys.readouterr().err
+    assert re.search(r"actor \d on node \S+ cannot see the run directory: cannot read "
+                     r"\S+/run/\.ray-check \(No such file or directory\)\. On a cluster, "
+                     r"--out must be on a file system every node mounts", err), err
     assert not list((tmp_path / "run").glob("episodes/*.jsonl"))
 
 
