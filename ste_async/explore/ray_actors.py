@@ -407,7 +407,9 @@ async def _connected(ray: ModuleType, address: str | None, cpus: int) -> AsyncIt
         try:
             await anyio.to_thread.run_sync(connect)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise SteError(f"cannot join the Ray cluster at {address}: {exc}") from None
+            raise SteError(f"cannot join the Ray cluster at {address} ({exc}); start one with "
+                           "`ray start --head`, or pass --ray alone for a cluster of this "
+                           "machine started for the run") from None
         try:
             yield
         finally:
