@@ -150,12 +150,11 @@ def test_several_llm_urls_are_shared_with_episode_affinity(cluster: Any, tmp_pat
     assert len(used) == 2  # the episodes spread over both
 
 
-def _actor_pids() -> list[int]:
-    pids = []
-    for name in ray.util.list_named_actors():
-        if name.startswith("ste-explore-"):
-            pids.append(ray.get(ray.get_actor(name).pid.remote()))
-    return pids
+def _actor_pids(before: set[str]) -> list[int]:
+    """The processes of the actors named since ``before`` was listed: this run's."""
+    names = [n for n in ray.util.list_named_actors() if n.startswith("ste-explore-")]
+    return [ray.get(ray.get_actor(n).pid.remote(), timeout=30) for n in names
+            if n not in before]
 
 
 def test_a_killed_actor_is_restarted_and_loses_nothing(
@@ -165,6 +164,7 @@ def test_a_killed_actor_is_restarted_and_loses_nothing(
     run = tmp_path / "run"
     config = ExploreConfig(apis=tuple(TEN.split(",")), episodes=6, trials=2, lanes=1, seed=3)
     killed: list[tuple[int, int]] = []
+    before = set(ray.util.list_named_actors())
 
     async def kill_one_actor() -> None:
         def finished() -> int:
@@ -174,7 +174,8 @@ def test_a_killed_actor_is_restarted_and_loses_nothing(
             if await anyio.to_thread.run_sync(finished) >= 8:
                 break
             await anyio.sleep(0.05)
-        pids = await anyio.to_thread.run_sync(_actor_pids)
+        pids = await anyio.to_thread.run_sync(_actor_pids, before)
+        assert len(pids) == 2
         os.kill(pids[0], signal.SIGKILL)
         killed.append((pids[0], len(scan_run(run).heads)))
 

@@ -179,6 +179,7 @@ class _ActorWorker:
         self.handle = handle
         self.index = index
         self.finished = False
+        self.killed = False
 
     async def watch(self, report: Callable[[WorkerReport], None]) -> int:
         decoder = msgspec.json.Decoder(WorkerReport)
@@ -213,9 +214,10 @@ class _ActorWorker:
             self.handle.interrupt.remote()
 
     async def stop(self, grace: float) -> None:
-        if not self.finished:
+        # a finished actor too: its process is not kept waiting for the handle to go
+        if not self.killed:
             self.ray.kill(self.handle, no_restart=True)
-            self.finished = True
+            self.finished = self.killed = True
 
 
 class _Actors:

@@ -110,7 +110,8 @@ class Worker(Protocol):
         ...
 
     async def stop(self, grace: float) -> None:
-        """End the worker if it still runs (after an error or a cancellation)."""
+        """End the worker if it still runs (after an error or a cancellation), and free
+        what it held."""
         ...
 
 
@@ -223,7 +224,7 @@ async def explore_in_workers(
                     tg.cancel_scope.cancel()
             finally:
                 with anyio.CancelScope(shield=True):
-                    for slot in slots:  # only those left by an error or a cancellation
+                    for slot in slots:  # a process that ended has nothing left to stop
                         if slot is not None:
                             await slot.stop(config.drain_seconds)
     return _outcome(run_dir, total, already, reports, codes, started, transport.noun)
