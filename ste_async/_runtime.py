@@ -20,6 +20,7 @@ __all__ = (
     "EXIT_USAGE",
     "explain",
     "run_async",
+    "tune_gc",
 )
 
 T = TypeVar("T")
@@ -28,16 +29,20 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
-def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-    """Run ``fn(*args)`` in a fresh event loop (uvloop where installed) and return its result.
-
-    Everything imported so far lives for the whole run, so it is moved out of the garbage
-    collector's sight, and the young generation is collected less often: a run allocates many
-    short-lived objects and few cycles (``bench/scaling.py`` measures the effect).
-    """
+def tune_gc() -> None:
+    """Set the garbage collector for a run: everything imported so far lives for the whole
+    run, so it is moved out of the collector's sight, and the young generation is collected
+    less often: a run allocates many short-lived objects and few cycles (``bench/scaling.py``
+    measures the effect)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def run_async(fn: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+    """Run ``fn(*args)`` in a fresh event loop (uvloop where installed), with the collector
+    set by :func:`tune_gc`, and return its result."""
+    tune_gc()
     options: dict[str, Any] = {}
     try:
         import uvloop  # noqa: F401

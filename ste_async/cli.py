@@ -262,9 +262,14 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                              f"(default: {d.llm.concurrency})")
     limits.add_argument("--tool-concurrency", type=int, dest="tool_concurrency",
                         help=f"tool requests in flight (default: {d.tool_concurrency})")
-    limits.add_argument("--workers", type=int, default=1,
+    limits.add_argument("--workers", type=int,
                         help="processes, the APIs partitioned among them (for when one "
-                             "process saturates a core)")
+                             "process saturates a core); with --ray, actors (default: one "
+                             "per CPU of the cluster)")
+    limits.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the workers as Ray actors (extra [ray]): on a local "
+                             "cluster started for the run, or on the cluster at ADDRESS "
+                             "('auto', 'HOST:PORT' or 'ray://HOST:PORT')")
 
     output = p.add_argument_group("output and recording")
     output.add_argument("--out", type=Path, default=Path("runs/explore"), help="run directory")
@@ -311,7 +316,14 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     async def run() -> RunOutcome:
         async with open_services(choice, tools_url=config.tools_url, catalog=config.catalog,
                                  seed=config.seed) as endpoints:
-            if args.workers != 1:
+            if args.ray is not None:
+                from .explore.ray_actors import explore_on_ray
+
+                return await explore_on_ray(
+                    config, args.out, endpoints, address=args.ray or None,
+                    actors=args.workers, resume=args.resume, cassette=cassette,
+                    progress=_progress(args))
+            if args.workers not in (None, 1):
                 from .explore.workers import explore_in_workers
 
                 return await explore_in_workers(

@@ -125,7 +125,7 @@ def test_ctrl_c_drains_every_worker(tmp_path: Path) -> None:
 
 
 def test_an_interrupt_waits_for_a_worker_that_is_still_starting() -> None:
-    from ste_async.explore.workers import _Interrupts
+    from ste_async.explore.workers import _ProcessWorker
 
     class Child:
         returncode: int | None = None
@@ -136,14 +136,24 @@ def test_an_interrupt_waits_for_a_worker_that_is_still_starting() -> None:
         def send_signal(self, sig: int) -> None:
             self.sent.append(sig)
 
-    started, starting, ended = Child(), Child(), Child()
-    ended.returncode = 0
-    interrupts = _Interrupts(3)
-    interrupts.started(started, 0)  # type: ignore[arg-type]
-    for index, child in enumerate((started, starting, ended)):
-        interrupts.send(child, index)  # type: ignore[arg-type]
-    assert started.sent == [signal.SIGINT] and starting.sent == [] and ended.sent == []
-    interrupts.started(starting, 1)  # type: ignore[arg-type]  # its first report came in
-    assert starting.sent == [signal.SIGINT]
-    interrupts.started(starting, 1)  # type: ignore[arg-type]  # later reports owe nothing
-    assert starting.sent == [signal.SIGINT]
+    started, starting, ended = (_ProcessWorker(Child()) for _ in range(3))  # type: ignore[arg-type]
+    ended.process.returncode = 0
+    started.started()
+    for worker in (started, starting, ended):
+        worker.interrupt()
+    assert [w.process.sent for w in (started, starting, ended)] == [  # type: ignore[attr-defined]
+        [signal.SIGINT], [], []]
+    starting.started()  # its first report came in
+    assert starting.process.sent == [signal.SIGINT]  # type: ignore[attr-defined]
+    starting.started()  # later reports owe nothing
+    assert starting.process.sent == [signal.SIGINT]  # type: ignore[attr-defined]
+
+
+def test_ray_without_the_extra_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where the [ray] extra is not installed
+    code = main(["explore", "--llm", "mock", "--apis", "add_date", "--episodes", "1",
+                 "--quiet", "--ray", "--out", str(tmp_path / "run")])
+    assert code == 1
+    assert "--ray needs Ray: pip install 'ste_async[ray]'" in capsys.readouterr().err
+    assert not list((tmp_path / "run").glob("episodes/*.jsonl"))

@@ -10,7 +10,7 @@ import contextlib
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,7 @@ async def explore(
     handle_signals: bool = True,
     worker: WorkerRole | None = None,
     reporter: Reporter | None = None,
+    interrupts: AsyncIterable[object] | None = None,
 ) -> RunOutcome:
     """Run (or resume) an exploration into ``run_dir`` against the servers of ``endpoints``.
 
@@ -260,6 +261,8 @@ async def explore(
     :mod:`ste_async.explore.workers`): the parent holds the run's lock, checked the servers
     and wrote run.json; the worker takes a lock of its own, records into cassettes of its
     own, and ``reporter`` (instead of a display) receives its progress.
+    ``interrupts`` stand for Ctrl-C where the signals are not this run's to handle (a Ray
+    actor's): the first drains the episodes in flight, the second abandons them.
 
     ``progress`` shows the run's progress (None: quiet).
     """
@@ -281,7 +284,7 @@ async def explore(
             tools = RecordedTools(None, await Cassette.open(replay_from, "tools", "replay"))
             explorer = Explorer(config, specs, pending, memory, llm, tools, store, metrics)
             await _drive(explorer, None, metrics, progress, handle_signals, reporter,
-                         stage="replay")
+                         interrupts, stage="replay")
             return RunOutcome(metrics=metrics, interrupted=explorer.stopping,
                               run_dir=str(run_dir))
 
@@ -307,13 +310,15 @@ async def explore(
             explorer = Explorer(config, specs, pending, memory, side.llm, tool_side, store,
                                 metrics)
             await _drive(explorer, _live(side.client, tool_client), metrics, progress,
-                         handle_signals, reporter)
+                         handle_signals, reporter, interrupts)
     return RunOutcome(metrics=metrics, interrupted=explorer.stopping, run_dir=str(run_dir))
 
 
 async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics: Metrics,
                  progress: ProgressSettings | None, handle_signals: bool,
-                 reporter: Reporter | None = None, *, stage: str = "explore") -> None:
+                 reporter: Reporter | None = None,
+                 interrupts: AsyncIterable[object] | None = None, *,
+                 stage: str = "explore") -> None:
     error: SteError | None = None
 
     def sample() -> Sample:
@@ -321,7 +326,9 @@ async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics:
 
     async with (show_progress(sample, None if reporter is not None else progress),
                 anyio.create_task_group() as tg):
-        if handle_signals:
+        if interrupts is not None:
+            tg.start_soon(_on_interrupts, explorer, tg.cancel_scope, interrupts)
+        elif handle_signals:
             tg.start_soon(_on_signals, explorer, tg.cancel_scope)
         if reporter is not None:
             tg.start_soon(reporter, metrics, status or Live)
@@ -336,12 +343,17 @@ async def _drive(explorer: Explorer, status: Callable[[], Live] | None, metrics:
 
 async def _on_signals(explorer: Explorer, scope: anyio.CancelScope) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if explorer.stopping:
-                print("\nsecond interrupt: abandoning the episodes in flight", file=sys.stderr)
-                scope.cancel()
-                return
-            print(f"\ninterrupted: finishing the episodes in flight (up to "
-                  f"{explorer.config.drain_seconds:.0f}s; interrupt again to stop now)",
-                  file=sys.stderr)
-            explorer.stop()
+        await _on_interrupts(explorer, scope, signals)
+
+
+async def _on_interrupts(explorer: Explorer, scope: anyio.CancelScope,
+                         interrupts: AsyncIterable[object]) -> None:
+    async for _ in interrupts:
+        if explorer.stopping:
+            print("\nsecond interrupt: abandoning the episodes in flight", file=sys.stderr)
+            scope.cancel()
+            return
+        print(f"\ninterrupted: finishing the episodes in flight (up to "
+              f"{explorer.config.drain_seconds:.0f}s; interrupt again to stop now)",
+              file=sys.stderr)
+        explorer.stop()
