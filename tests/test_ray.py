@@ -61,8 +61,9 @@ def _by_shard(run: Path) -> dict[str, bytes]:
     return shards
 
 
-def _counts(out: str) -> list[str]:  # the summary less its timings
-    return [re.sub(r" \([\d,.]+/s\)| \| [\d,.]+s$", "", line) for line in out.splitlines()
+def _counts(out: str) -> list[str]:  # the summary less its timings (per API and in all)
+    return [re.sub(r" \([\d,.]+/s\)| \| [\d,.]+s$|\s+[\d,.]+s$", "", line)
+            for line in out.splitlines()
             if not line.startswith(("run directory:", "next:"))]
 
 
