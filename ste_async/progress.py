@@ -15,9 +15,9 @@ the time left, and shows them:
 The display is redrawn from the command's event loop (rich's ``auto_refresh=False``), never
 by rich's refresh thread: a sample function reads counters that the loop's tasks change (dicts
 among them), which only the loop's own thread can do safely, and a thread would gain nothing,
-since drawing holds the GIL either way. A frame costs about 3.5 ms of rich's layout on one core
-(0.08 ms for a sample that writes no plain line), twice a second by default: under 1% of the
-loop's time. Stopping the display (at the end, on an error, on cancellation or Ctrl-C) draws
+since drawing holds the GIL either way. A frame costs 1.2-1.5 ms of rich's layout (3.5 ms on
+a core shared by ten busy processes; a plain sample 0.04 ms), twice a second by default: under
+1% of the loop's time. rich is imported only when a display is shown (``_progress_live``). Stopping the display (at the end, on an error, on cancellation or Ctrl-C) draws
 the last frame, restores the cursor and gives back ``sys.stderr``.
 """
 
@@ -28,16 +28,18 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import anyio
 import msgspec
-from rich.cells import cell_len
-from rich.console import Console, RenderableType
-from rich.progress import BarColumn, Progress, ProgressColumn, Task, TaskID
-from rich.text import Text
+
+if TYPE_CHECKING:  # rich is loaded when a display is shown, not by a quiet command or a worker
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from ._progress_live import Board
 
 __all__ = (
     "LlmCounters",
@@ -48,8 +50,6 @@ __all__ = (
     "show_progress",
 )
 
-_MIN_BAR = 10  # a narrower bar says nothing; below this the bar goes before the numbers
-_MAX_BAR = 50
 _SEP = " · "
 
 
@@ -130,6 +130,8 @@ class _Field(NamedTuple):
 def _fit(fields: Sequence[_Field], width: int, prefix: str = "") -> str:
     """The fields joined on one line of at most ``width`` cells: the least important are
     abbreviated first, then dropped. Empty when not even one field fits."""
+    from rich.cells import cell_len
+
     texts = {i: f.full for i, f in enumerate(fields)}
     least_first = sorted(range(len(fields)), key=lambda i: (-fields[i].rank, -i))
 
@@ -200,73 +202,19 @@ class _View(NamedTuple):
             parts.append(self.waiting.full)
         return " | ".join(parts)
 
-    def lines(self, width: int) -> list[Text]:
-        """The lines under the bar, each fitted to ``width``."""
+    def lines(self, width: int) -> list[tuple[str, str]]:
+        """The lines under the bar, each fitted to ``width``, with their style."""
         out = []
         if self.waiting is not None:
-            out.append(Text(_fit([self.waiting], width), style="bold yellow"))
+            out.append((_fit([self.waiting], width), "bold yellow"))
         for fields, prefix, style in ((self.rates, "", ""), (self.flight, "in flight: ", ""),
                                       (self.errors, "errors: ", "red")):
             text = _fit(fields, width, prefix) if fields else ""
             if not text and fields and fields is self.errors:  # too narrow for any kind
                 text = _fit([_Field(f"errors {self.error_total:,}", None, 0)], width)
             if text:
-                out.append(Text(text, style=style, no_wrap=True, overflow="ellipsis"))
+                out.append((text, style))
         return out
-
-
-# ---------------------------------------------------------------- the terminal display
-
-
-class _Cell(ProgressColumn):
-    """One of the bar row's texts, computed by the display and kept in the task's fields."""
-
-    def __init__(self, key: str, style: str = ""):
-        super().__init__()
-        self.key = key
-        self.style = style
-
-    def render(self, task: Task) -> Text:
-        return Text(str(task.fields.get(self.key, "")), style=self.style, no_wrap=True)
-
-
-# the row's cells, most important first: what is kept when the terminal is narrow
-_KEEP_ORDER = ("count", "eta", "bar", "percent", "title", "elapsed")
-_ROW_ORDER = ("title", "bar", "count", "percent", "elapsed", "eta")
-
-
-class _Board(Progress):
-    """rich's Progress, its row's cells chosen for the width, the display's lines below."""
-
-    def __init__(self, console: Console, clock: Callable[[], float], redirect: bool,
-                 lines: Callable[[int], list[Text]]):
-        self._cells = {"title": _Cell("title", "bold"), "count": _Cell("count"),
-                       "percent": _Cell("percent"), "elapsed": _Cell("elapsed", "dim"),
-                       "eta": _Cell("eta", "cyan")}
-        self._bar = BarColumn(bar_width=_MIN_BAR)
-        self._lines = lines
-        self._screen = console  # rich asks for a first frame before its own is set
-        super().__init__(console=console, auto_refresh=False, transient=False,
-                         redirect_stdout=False, redirect_stderr=redirect, get_time=clock)
-
-    def _columns(self, width: int) -> tuple[ProgressColumn, ...]:
-        sizes = {key: max((cell_len(str(t.fields.get(key, ""))) for t in self.tasks),
-                          default=0) for key in self._cells}
-        sizes["bar"] = _MIN_BAR
-        keep = list(_KEEP_ORDER)
-        while len(keep) > 1 and sum(sizes[k] for k in keep) + len(keep) - 1 > width:
-            keep.pop()
-        if "bar" in keep:
-            spare = width - sum(sizes[k] for k in keep) - (len(keep) - 1)
-            self._bar.bar_width = min(_MAX_BAR, _MIN_BAR + spare)
-        return tuple(self._bar if k == "bar" else self._cells[k]
-                     for k in _ROW_ORDER if k in keep)
-
-    def get_renderables(self) -> Iterable[RenderableType]:
-        width = self._screen.width
-        self.columns = self._columns(width)
-        yield self.make_tasks_table(self.tasks)
-        yield from self._lines(width)
 
 
 # ---------------------------------------------------------------- the display
@@ -292,10 +240,10 @@ class ProgressDisplay:
         self.settings = settings or ProgressSettings()
         self._sample = sample
         self._clock = self.settings.clock
-        self.console = self.settings.console or Console(file=sys.stderr)
+        self.console = self.settings.console or _stderr()
         self.live = self.console.is_terminal and not self.console.is_dumb_terminal
         self.state: Literal["new", "running", "stopped"] = "new"
-        self._board: _Board | None = None
+        self._board: Board | None = None
         self._stage: _Stage | None = None
         self._history: deque[tuple[float, Sample]] = deque()
         self._view: _View | None = None
@@ -310,9 +258,11 @@ class ProgressDisplay:
         self.state = "running"
         now = self._clock()
         if self.live:
+            from ._progress_live import Board
+
             # stderr goes above the display while it runs, unless the console is not stderr's
-            self._board = _Board(self.console, self._clock,
-                                 redirect=self.settings.console is None, lines=self._lines)
+            self._board = Board(self.console, self._clock,
+                                redirect=self.settings.console is None, lines=self._lines)
         self._last_plain = now
         self._update(now, self._sample())
         if self._board is not None:
@@ -349,7 +299,7 @@ class ProgressDisplay:
         """The present state as one plain line (what a log gets)."""
         return self._view.plain() if self._view is not None else ""
 
-    def _lines(self, width: int) -> list[Text]:
+    def _lines(self, width: int) -> list[tuple[str, str]]:
         return self._view.lines(width) if self._view is not None else []
 
     def _write_plain(self, now: float) -> None:
@@ -454,6 +404,12 @@ class ProgressDisplay:
             eta="ETA ?" if eta is None else f"ETA {_clock_text(math.ceil(eta))}",
             rates=fields, flight=flight, errors=errors,
             error_total=sum(sample.errors.values()), waiting=waiting)
+
+
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
 
 
 @contextlib.asynccontextmanager
