@@ -436,17 +436,20 @@ class RunIndex:
     def episode(self, episode_id: str) -> EpisodeRecord | None:
         """The record of ``episode_id``, read by its byte range; None when the run has none
         (or its line cannot be read as an episode)."""
-        def read() -> bytes | None:
+        def read() -> EpisodeRecord | None:
             found = self._locate(episode_id)
-            return None if found is None else found[0].read_line(found[1])
+            if found is None:
+                return None
+            shard, i = found
+            try:
+                record = _RECORD.decode(shard.read_line(i))
+            except msgspec.DecodeError:
+                return None
+            if record.id != episode_id:  # the index named another line: it is not this file's
+                raise _StaleIndex(shard)
+            return record
 
-        line = self._safe(read)
-        if line is None:
-            return None
-        try:
-            return _RECORD.decode(line)
-        except msgspec.DecodeError:
-            return None
+        return self._safe(read)
 
     def neighbours(self, episode_id: str) -> tuple[str | None, str | None]:
         """The ids of the episodes before and after ``episode_id`` in its API's shard."""
@@ -540,7 +543,7 @@ class RunIndex:
             if len(items) >= size:
                 next_pos = pos
                 break
-            if time.monotonic() > deadline:
+            if scanned_to > start and time.monotonic() > deadline:  # after one, at least
                 next_pos, stopped_early = pos, True
                 break
             facets = shard.facets(i)
