@@ -3,9 +3,23 @@
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  // a filter applies as soon as it is chosen
+  // filters go into the address without the empty ones, and apply as soon as chosen
+  const apply = (form) => {
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(form)) {
+      if (value !== "") params.append(key, value);
+    }
+    const query = params.toString();
+    window.location.assign(form.getAttribute("action") + (query ? "?" + query : ""));
+  };
+  for (const form of document.querySelectorAll("form.filters")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      apply(form);
+    });
+  }
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
-    select.addEventListener("change", () => select.form.submit());
+    select.addEventListener("change", () => apply(select.form));
   }
 
   // one button opens or closes every folded block of an episode
