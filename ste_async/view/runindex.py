@@ -146,8 +146,8 @@ class ShardStats(msgspec.Struct, kw_only=True):
 class _Shard:
     """One API's shard: where its lines are, and what is known of them so far."""
 
-    __slots__ = ("_facets", "_heads", "_ids", "_stats", "api", "ends", "entries", "path", "stamp",
-                 "starts", "torn")
+    __slots__ = ("_facets", "_heads", "_ids", "_pending", "_stats", "api", "ends", "entries",
+                 "path", "stamp", "starts", "torn")
 
     def __init__(self, path: Path, api: str | None):
         self.path = path
@@ -161,14 +161,17 @@ class _Shard:
         self._ids: dict[str, int] | None = None
         self._facets: dict[int, _Facets] = {}  # by line start: a written line never changes
         self._stats: ShardStats | None = None
+        self._pending = False
 
     def __len__(self) -> int:
+        self.ensure()
         return len(self.starts)
 
     # -- loading ------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload the line table when the shard or its index changed size."""
+        """Note whether the shard or its index changed size; the line table is read again
+        when it is next needed (so a page about one API reads one index)."""
         idx = self.path.with_name(self.path.name + ".idx")
         try:
             size = self.path.stat().st_size
@@ -178,10 +181,16 @@ class _Shard:
             idx_size = idx.stat().st_size
         except FileNotFoundError:
             idx_size = 0
-        if (size, idx_size) == self.stamp:
-            return
-        self._load(size, idx, trust_index=True)
-        self.stamp = (size, idx_size)
+        if (size, idx_size) != self.stamp:
+            self.stamp = (size, idx_size)
+            self._pending = True
+
+    def ensure(self) -> None:
+        """Read the line table if the shard changed since it was last read."""
+        if self._pending:
+            self._pending = False
+            self._load(self.stamp[0], self.path.with_name(self.path.name + ".idx"),
+                       trust_index=True)
 
     def _load(self, size: int, idx: Path, *, trust_index: bool) -> None:
         starts: list[int] = []
@@ -235,6 +244,7 @@ class _Shard:
 
     def read_line(self, i: int) -> bytes:
         """Line ``i`` of the shard, read by its byte range."""
+        self.ensure()
         start, end = self.starts[i], self.ends[i]
         with self.path.open("rb") as f:
             data = os.pread(f.fileno(), end - start + (1 if start else 0),
@@ -252,6 +262,7 @@ class _Shard:
 
     def heads(self) -> list[EpisodeHead | None]:
         """Every line's head (None for a line that is not an episode), decoded on first use."""
+        self.ensure()
         if self._heads is None:
             heads: list[EpisodeHead | None] = []
             for i, entry in enumerate(self.entries):
@@ -266,6 +277,7 @@ class _Shard:
         return self._heads
 
     def head(self, i: int) -> EpisodeHead | None:
+        self.ensure()
         if self._heads is not None:
             return self._heads[i]
         entry = self.entries[i]
@@ -276,6 +288,7 @@ class _Shard:
 
     def find(self, episode_id: str) -> int | None:
         """The line of ``episode_id`` (the first, should the shard hold it twice)."""
+        self.ensure()
         if self._ids is None:
             ids: dict[str, int] = {}
             for i, head in enumerate(self.heads()):
@@ -285,6 +298,7 @@ class _Shard:
         return self._ids.get(episode_id)
 
     def facets(self, i: int) -> _Facets | None:
+        self.ensure()
         start = self.starts[i]
         found = self._facets.get(start)
         if found is None:
@@ -299,6 +313,7 @@ class _Shard:
         """Counts from the index entries, kept until the shard changes. ``"solved":true``
         can only be a key and its value in JSON (a quote inside a string is escaped), so
         counting those bytes counts trials, without decoding a head."""
+        self.ensure()
         if self._stats is not None:
             return self._stats
         blob = b"\n".join(e for e in self.entries if e is not None)
@@ -413,7 +428,8 @@ class RunIndex:
                                                unjudged=0, torn=0) for api in self.apis()]
 
     def torn(self) -> int:
-        return sum(s.torn for s in self._shards.values())
+        """Last lines still without their newline, all shards together."""
+        return sum(s.stats().torn for s in self._shards.values())
 
     # -- one episode ----------------------------------------------------------------------
 

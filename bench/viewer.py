@@ -1,0 +1,133 @@
+"""How fast ``ste-async view`` opens a 100,000-episode run, as a browser sees it.
+
+Builds the run that ``bench.resume`` builds (real records of a scripted run, renumbered, 50
+API shards of 2,000 episodes, 2.4 GB) and gives it a run card, starts ``ste-async view`` on
+it as a child process, and opens pages in headless Chromium (Debian's ``chromium``, driven by
+Playwright's Python API). For each page the browser's Navigation Timing gives the time to
+the first byte of the response and to the end of the page's load event (the HTML, the
+stylesheet and the script all in). "cold" is the first request after the viewer started
+(it reads the shard indexes then); "warm" is the median of five more.
+
+    python -m bench.viewer [--episodes 100000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ste_async.catalog import builtin_catalog
+from ste_async.session import load_run_meta, write_run_meta
+
+from ._common import write_result
+from .resume import build
+
+CHROMIUM = os.environ.get("STE_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_TIMING = """() => {
+  const n = performance.getEntriesByType('navigation')[0];
+  return [n.responseStart - n.requestStart, n.loadEventEnd - n.startTime, n.transferSize];
+}"""
+
+
+def make_run(folder: Path, episodes: int) -> Path:
+    """The benchmark run with a card naming its 50 APIs."""
+    build(folder, episodes)
+    run = folder / "big"
+    seed = load_run_meta(folder / "seed")
+    apis = list(builtin_catalog())
+    config = msgspec.structs.replace(seed.config, episodes=episodes // len(apis))
+    write_run_meta(run, msgspec.structs.replace(seed, config=config, apis=apis))
+    return run
+
+
+def measure(run: Path, pages: dict[str, str], warm_rounds: int = 5) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    started = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-m", "ste_async.cli", "view", str(run)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            ready_s = time.perf_counter() - started
+            url = line.split(" at ", 1)[1].split()[0].rstrip("/")
+            out: dict[str, Any] = {"server_ready_s": ready_s, "pages": {}}
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                tab = browser.new_page()
+                for name, path in pages.items():
+                    rounds = []
+                    for _ in range(1 + warm_rounds):
+                        tab.goto(url + path, wait_until="load")
+                        ttfb, load, size = tab.evaluate(_TIMING)
+                        rounds.append((ttfb / 1000, load / 1000, size))
+                    cold, warm = rounds[0], rounds[1:]
+                    out["pages"][name] = {
+                        "path": path, "bytes": cold[2],
+                        "cold_ttfb_s": cold[0], "cold_load_s": cold[1],
+                        "warm_ttfb_s": statistics.median(r[0] for r in warm),
+                        "warm_load_s": statistics.median(r[1] for r in warm)}
+                browser.close()
+            return out
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=20)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--episodes", type=int, default=100_000)
+    p.add_argument("--keep", type=Path, help="build the run here and keep it (reused when "
+                   "it is already there)")
+    args = p.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="ste-viewer-"))
+    try:
+        run = folder / "big"
+        if not (run / "run.json").exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            make_run(folder, args.episodes)
+        apis = list(builtin_catalog())
+        middle = apis[len(apis) // 2]
+        per_api = args.episodes // len(apis)
+        episode = f"{middle}#{per_api // 2}".replace("%", "%25").replace("#", "%23")
+        # the first page of the list, not cold: measured after the overview loaded the index
+        pages = {"overview (first page)": "/", "episode list": "/episodes",
+                 "one API's list": "/episodes?api=" + middle.replace("%", "%25"),
+                 "an episode": "/episode?id=" + episode}
+        # each page gets its own cold start, so every "cold" figure includes the index read
+        result: dict[str, Any] = {"episodes": args.episodes, "pages": {}}
+        for name, path in pages.items():
+            one = measure(run, {name: path})
+            result["pages"][name] = one["pages"][name]
+            result.setdefault("server_ready_s", []).append(one["server_ready_s"])
+        size = sum(f.stat().st_size for f in (run / "episodes").glob("*.jsonl"))
+        result["bytes"] = size
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    path = write_result("viewer", result)
+    print(f"ste-async view on {args.episodes:,} episodes ({size / 1e9:.1f} GB), headless "
+          "Chromium, seconds:")
+    print(f"{'page':<24}{'cold TTFB':>10}{'cold load':>11}{'warm TTFB':>11}{'warm load':>11}")
+    for name, r in result["pages"].items():
+        print(f"{name:<24}{r['cold_ttfb_s']:>10.3f}{r['cold_load_s']:>11.3f}"
+              f"{r['warm_ttfb_s']:>11.3f}{r['warm_load_s']:>11.3f}")
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()
