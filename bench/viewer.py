@@ -52,6 +52,12 @@ def make_run(folder: Path, episodes: int) -> Path:
     return run
 
 
+def _cpu_s(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(run: Path, pages: dict[str, str], warm_rounds: int = 5) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -71,13 +77,17 @@ def measure(run: Path, pages: dict[str, str], warm_rounds: int = 5) -> dict[str,
                 tab = browser.new_page()
                 for name, path in pages.items():
                     rounds = []
-                    for _ in range(1 + warm_rounds):
+                    cpu = 0.0
+                    for n in range(1 + warm_rounds):
+                        before = _cpu_s(proc.pid)
                         tab.goto(url + path, wait_until="load")
+                        if n == 0:
+                            cpu = _cpu_s(proc.pid) - before
                         ttfb, load, size = tab.evaluate(_TIMING)
                         rounds.append((ttfb / 1000, load / 1000, size))
                     cold, warm = rounds[0], rounds[1:]
                     out["pages"][name] = {
-                        "path": path, "bytes": cold[2],
+                        "path": path, "bytes": cold[2], "cold_server_cpu_s": cpu,
                         "cold_ttfb_s": cold[0], "cold_load_s": cold[1],
                         "warm_ttfb_s": statistics.median(r[0] for r in warm),
                         "warm_load_s": statistics.median(r[1] for r in warm)}
@@ -116,16 +126,21 @@ def main() -> None:
             result.setdefault("server_ready_s", []).append(one["server_ready_s"])
         size = sum(f.stat().st_size for f in (run / "episodes").glob("*.jsonl"))
         result["bytes"] = size
+        result["load_average"] = os.getloadavg()[0]
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
     path = write_result("viewer", result)
     print(f"ste-async view on {args.episodes:,} episodes ({size / 1e9:.1f} GB), headless "
           "Chromium, seconds:")
-    print(f"{'page':<24}{'cold TTFB':>10}{'cold load':>11}{'warm TTFB':>11}{'warm load':>11}")
+    print(f"{'page':<24}{'cold TTFB':>10}{'cold load':>11}{'server CPU':>11}"
+          f"{'warm TTFB':>11}{'warm load':>11}")
     for name, r in result["pages"].items():
         print(f"{name:<24}{r['cold_ttfb_s']:>10.3f}{r['cold_load_s']:>11.3f}"
-              f"{r['warm_ttfb_s']:>11.3f}{r['warm_load_s']:>11.3f}")
+              f"{r['cold_server_cpu_s']:>11.2f}{r['warm_ttfb_s']:>11.3f}{r['warm_load_s']:>11.3f}")
+    ready = result["server_ready_s"]
+    print(f"command start to URL printed: {min(ready):.2f}-{max(ready):.2f}s; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"-> {path}")
 
 

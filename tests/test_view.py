@@ -319,6 +319,11 @@ async def test_a_run_being_written_shows_what_is_complete(run: Path) -> None:
         assert await _all_ids(client, "api=add_date") == [*before, "add_date#7"]
         got = await _json(client, "/api/episode?id=add_date%237")
         assert got["record"]["episode"] == 7
+        trials = len(got["record"]["trials"])
+        rows = {row[0]: row for row in (await _json(client, "/api/overview"))["tables"][0]["rows"]}
+        recs = [r for r in records(run) if r.api == "add_date"]  # the new line included
+        assert rows["add_date"][1:3] == [len(recs), sum(len(r.trials) for r in recs)]
+        assert len(recs) == len(before) + 1 and trials == len(recs[-1].trials)
 
 
 async def test_a_shard_without_its_index_is_scanned(run: Path) -> None:

@@ -143,11 +143,11 @@ def _table(table: Table) -> Markup:
 
 def overview_page(run_name: str, settings: Mapping[str, object], tables: list[Table],
                   extras: Mapping[str, str]) -> Markup:
-    rows = [tag("tr", tag("th", key), tag("td", value)) for key, value in settings.items()]
+    pairs = [(tag("dt", key), tag("dd", value)) for key, value in settings.items()]
     links = [tag("li", tag("a", label, href=href)) for label, href in extras.items()]
     return _layout(
         "Overview", "overview",
-        tag("section", tag("h2", "Run settings"), tag("table", *rows, class_="settings")),
+        tag("section", tag("h2", "Run settings"), tag("dl", *pairs, class_="settings")),
         tag("ul", *links, class_="more") if links else None,
         *(_table(t) for t in tables), run_name=run_name)
 

@@ -146,7 +146,7 @@ class ShardStats(msgspec.Struct, kw_only=True):
 class _Shard:
     """One API's shard: where its lines are, and what is known of them so far."""
 
-    __slots__ = ("_facets", "_heads", "_ids", "_pending", "_stats", "api", "ends", "entries",
+    __slots__ = ("_facets", "_heads", "_ids", "_index_counts", "_pending", "_stats", "api", "ends", "entries",
                  "path", "stamp", "starts", "torn")
 
     def __init__(self, path: Path, api: str | None):
@@ -162,6 +162,7 @@ class _Shard:
         self._facets: dict[int, _Facets] = {}  # by line start: a written line never changes
         self._stats: ShardStats | None = None
         self._pending = False
+        self._index_counts: tuple[int, int, int] | None = None
 
     def __len__(self) -> int:
         self.ensure()
@@ -196,12 +197,15 @@ class _Shard:
         starts: list[int] = []
         ends: list[int] = []
         entries: list[bytes | None] = []
+        counts = None
         if trust_index and size:
-            starts, ends, entries = _read_index(idx, size)
+            starts, ends, entries, counts = _read_index(idx, size)
         self.torn = 0
         pos = ends[-1] if ends else 0
         if ends and not self._sits_on_lines(starts[-1], ends[-1]):
             starts, ends, entries, pos = [], [], [], 0  # the index is not this shard's
+            counts = None
+        self._index_counts = counts
         if pos < size:
             self._find_lines(pos, size, starts, ends, entries)
         self.starts, self.ends, self.entries = starts, ends, entries
@@ -310,16 +314,16 @@ class _Shard:
         return found
 
     def stats(self) -> ShardStats:
-        """Counts from the index entries, kept until the shard changes. ``"solved":true``
-        can only be a key and its value in JSON (a quote inside a string is escaped), so
-        counting those bytes counts trials, without decoding a head."""
+        """Counts from the index entries (see :func:`_count_trials`), kept until the shard
+        changes; lines the index does not cover count by their heads."""
         self.ensure()
         if self._stats is not None:
             return self._stats
-        blob = b"\n".join(e for e in self.entries if e is not None)
-        trials = blob.count(b'"index":')
-        solved = blob.count(b'"solved":true')
-        unjudged = trials - solved - blob.count(b'"solved":false')
+        if self._index_counts is not None:  # counted on the index file as it was read
+            trials, solved, unjudged = self._index_counts
+        else:
+            blob = b"\n".join(e for e in self.entries if e is not None)
+            trials, solved, unjudged = _count_trials(blob)
         for i, entry in enumerate(self.entries):
             if entry is None:  # a line the index does not cover: its head tells
                 head = self.head(i)
@@ -343,13 +347,26 @@ class _StaleIndex(Exception):
         self.shard = shard
 
 
-def _read_index(idx: Path, size: int) -> tuple[list[int], list[int], list[bytes | None]]:
-    """The entries of an index file that lie within ``size`` bytes, in order; an index whose
-    ranges go backwards is not trusted at all."""
+def _count_trials(heads: bytes) -> tuple[int, int, int]:
+    """Trials, trials solved (our reading) and trials without a reading in index entries.
+    ``"solved":true`` can only be a key and its value in JSON (a quote inside a string is
+    escaped), so counting the bytes counts the trials, with no head decoded."""
+    trials = heads.count(b'"index":')
+    solved = heads.count(b'"solved":true')
+    return trials, solved, trials - solved - heads.count(b'"solved":false')
+
+
+_Index = tuple[list[int], list[int], list[bytes | None], tuple[int, int, int] | None]
+
+
+def _read_index(idx: Path, size: int) -> _Index:
+    """The entries of an index file that lie within ``size`` bytes, in order, and their trial
+    counts when every line of the file was such an entry; an index whose ranges go
+    backwards is not trusted at all."""
     try:
         raw = idx.read_bytes()
     except FileNotFoundError:
-        return [], [], []
+        return [], [], [], None
     first: list[bytes] = []
     second: list[bytes] = []
     entries: list[bytes | None] = []
@@ -364,9 +381,10 @@ def _read_index(idx: Path, size: int) -> tuple[list[int], list[int], list[bytes 
     ends = list(map(int, second))
     if not (all(map(operator.lt, starts, ends))
             and all(map(operator.le, ends[:-1], starts[1:]))):
-        return [], [], []
+        return [], [], [], None
     cut = bisect.bisect_right(ends, size)  # the shard is shorter than its index: trust it
-    return starts[:cut], ends[:cut], entries[:cut]
+    whole = cut == len(entries) == raw.count(b"\n")
+    return starts[:cut], ends[:cut], entries[:cut], _count_trials(raw) if whole else None
 
 
 class RunIndex:
