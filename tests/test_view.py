@@ -119,6 +119,9 @@ async def test_the_list_holds_every_episode_in_run_order(client: TestClient[Any,
     assert [item["id"] for item in page["items"]] == expected
     assert page["total"] == page["matching"] == len(expected) == 11
     assert page["next"] is None
+    one = await _json(client, "/api/episodes?api=add_date&size=2")  # its API's positions
+    assert one["total"] == one["matching"] == sum(r.api == "add_date" for r in records(run))
+    assert [i["id"] for i in one["items"]] == ["add_date#0", "add_date#1"] and one["next"] == 2
 
 
 @pytest.mark.parametrize("query", sorted(EXPECTED))

@@ -203,10 +203,11 @@ def _episode_row(head: EpisodeHead) -> Markup:
 
 def _pager_text(page: Page, f: Filters) -> str:
     shown = len(page.items)
+    scope = f"episodes of {f.api}" if f.api else "episodes"
     if page.matching is not None:
-        return (f"{page.matching:,} matching of {page.total:,} episodes"
+        return (f"{page.matching:,} matching of {page.total:,} {scope}"
                 + (f"; showing {shown:,}" if shown else ""))
-    scanned = f"read to episode {page.scanned_to:,} of {page.total:,}"
+    scanned = f"read {page.scanned_to:,} of {page.total:,} {scope}"
     if page.stopped_early:
         scanned += " (stopped for time: go on with Next)"
     return f"{shown:,} found here; {scanned}"

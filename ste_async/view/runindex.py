@@ -126,7 +126,7 @@ class Page(msgspec.Struct, kw_only=True):
     items: list[EpisodeHead]
     start: int  # the position this page began at, in the run's episode order
     next: int | None  # where the next page begins; None at the end
-    total: int  # episodes in the run
+    total: int  # episodes in the list's scope: the run, or the API of the filter
     matching: int | None  # episodes that match, when known without reading records
     scanned_to: int  # the position the scan reached (records read up to here)
     stopped_early: bool  # the time budget ran out before the page was full
@@ -515,13 +515,21 @@ class RunIndex:
 
     # -- the list ---------------------------------------------------------------------------
 
-    def _positions(self, api: str) -> Iterator[tuple[int, _Shard, int]]:
-        """(position in the run, shard, line) of every episode, or of one API's."""
+    def _scope(self, api: str) -> list[_Shard]:
+        """The shards a list covers: every one, or the one of ``api`` (whose positions then
+        count from its first line, so that list reads no other index)."""
+        if not api:
+            return list(self._shards.values())
+        shard = self._shard_of_api(api)
+        return [shard] if shard is not None else []
+
+    @staticmethod
+    def _positions(shards: list[_Shard]) -> Iterator[tuple[int, _Shard, int]]:
+        """(position in the list, shard, line) of every episode of ``shards``."""
         base = 0
-        for shard in self._shards.values():
-            if not api or shard.api == api:
-                for i in range(len(shard)):
-                    yield base + i, shard, i
+        for shard in shards:
+            for i in range(len(shard)):
+                yield base + i, shard, i
             base += len(shard)
 
     @staticmethod
@@ -543,7 +551,7 @@ class RunIndex:
     def page(self, f: Filters, *, start: int = 0, size: int = 50,
              budget_s: float = 0.4) -> Page:
         """Up to ``size`` episodes that match ``f``, from position ``start`` (in the run's
-        episode order) on. Filters on the index count every match; a filter on whole records
+        episode order, or in its API's with an API filter) on. Filters on the index count every match; a filter on whole records
         reads lines from ``start`` on and stops after ``budget_s`` seconds with what it
         found, saying where it stopped."""
         return self._safe(lambda: self._page(f, start, size, budget_s))
@@ -558,7 +566,9 @@ class RunIndex:
         scanned_to = start
         stopped_early = False
         deadline = time.monotonic() + budget_s
-        for pos, shard, i in self._positions(f.api):
+        shards = self._scope(f.api)
+        total = sum(len(s) for s in shards)
+        for pos, shard, i in self._positions(shards):
             head = shard.heads()[i] if on_heads else None
             if on_heads and (head is None or not self._head_matches(head, f, needle)):
                 continue
@@ -587,8 +597,8 @@ class RunIndex:
                 if head is not None:
                     items.append(head)
         else:
-            scanned_to = self.total
-        return Page(items=items, start=start, next=next_pos, total=self.total,
+            scanned_to = total
+        return Page(items=items, start=start, next=next_pos, total=total,
                     matching=matching if counting else None,
-                    scanned_to=scanned_to if not counting else self.total,
+                    scanned_to=scanned_to if not counting else total,
                     stopped_early=stopped_early)
