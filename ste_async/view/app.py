@@ -278,7 +278,9 @@ def make_app(viewer: Viewer) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def serve(viewer: Viewer, port: int = 0) -> AsyncIterator[str]:
-    """Serve the viewer on 127.0.0.1 (``port`` 0: a free one); yields its URL."""
+    """Serve the viewer on 127.0.0.1 (``port`` 0: a free one); yields its URL once the
+    shard indexes are read, so the first page a user opens is served from memory."""
+    await viewer.read(viewer.run.shard_stats)
     runner = web.AppRunner(make_app(viewer), access_log=None, handle_signals=False)
     await runner.setup()
     try:
