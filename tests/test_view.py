@@ -265,6 +265,7 @@ async def test_static_files_come_from_the_package(client: TestClient[Any, Any]) 
     assert script.status == 200 and script.content_type == "text/javascript"
     assert "textContent" in await script.text()
     assert (await client.get("/static/nothing.js")).status == 404
+    assert (await client.get("/favicon.ico")).status == 204
 
 
 # -- bad input --------------------------------------------------------------------------------

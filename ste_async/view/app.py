@@ -172,8 +172,8 @@ def make_app(viewer: Viewer) -> web.Application:
         return run
 
     async def overview(request: web.Request) -> web.Response:
-        tables = await viewer.read(lambda: overview_tables(viewer.run))
-        settings = await viewer.read(viewer.settings)
+        tables, settings = await viewer.read(lambda: (overview_tables(viewer.run),
+                                                      viewer.settings()))
         if wants_json(request):
             return _json({"run": viewer.name, "settings": settings, "tables": tables,
                           "distilled": viewer.distilled.present,
@@ -273,6 +273,11 @@ def make_app(viewer: Viewer) -> web.Application:
         app.router.add_get(path, guarded(handler))
         app.router.add_get("/api" + (path if path != "/" else "/overview"), guarded(handler))
     app.router.add_get("/static/{name}", static_file)
+
+    async def no_icon(request: web.Request) -> web.Response:
+        return web.Response(status=204)  # browsers ask; there is none, and that is no error
+
+    app.router.add_get("/favicon.ico", no_icon)
     return app
 
 

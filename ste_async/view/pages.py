@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ..distill.examples import TrainExample
 from ..records import EpisodeRecord, Step, Trial
 from .extras import VERDICTS, DistilledRow, PredictionRow
 from .runindex import ERROR_KINDS, EpisodeHead, Filters, Page, TrialHead
@@ -346,7 +347,7 @@ def _simple_pager(path: str, params: dict[str, object], start: int, shown: int,
                class_="pager")
 
 
-def _example(example: Any) -> Markup:
+def _example(example: TrainExample) -> Markup:
     kind = "paraphrase" if example.paraphrase_of else "kept query"
     return tag("li", tag("span", kind, class_="badge"), " ", tag("span", example.query),
                class_="example")
