@@ -782,6 +782,39 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_OK if not report.different and not report.missing else 1
 
 
+def _add_view(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "view", help="a local web page over a run: episodes step by step, filters, tables",
+        description="Serve a web page over a run directory on 127.0.0.1 (also while the run "
+                    "is still being written): the run's settings and per-API table, the "
+                    "episodes with filters, each trial step by step, the distilled data, and "
+                    "a prediction file scored item by item. Ctrl-C stops it.")
+    p.add_argument("run_dir", type=Path, help="a run directory (it holds run.json)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    p.add_argument("--predictions", type=Path, metavar="FILE",
+                   help="a prediction file (ste-async infer's output, or the study's layout) "
+                        "to show scored item by item")
+    p.set_defaults(func=_cmd_view)
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    from .view.app import Viewer, serve
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
+    if not args.run_dir.is_dir():
+        raise ConfigError(f"{args.run_dir} is not a directory")
+    viewer = Viewer(args.run_dir, args.predictions)  # input errors surface before serving
+
+    async def run() -> None:
+        async with serve(viewer, args.port) as url:
+            print(f"viewing {args.run_dir} at {url}  (Ctrl-C stops)", flush=True)
+            await _until_signalled()
+
+    run_async(run)
+    return EXIT_INTERRUPTED  # a server runs until it is interrupted, like any command
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -793,8 +826,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="log at INFO level, and show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_explore, _add_report, _add_export, _add_replay, _add_serve_tools, _add_serve_llm,
-                _add_score, _add_infer, _add_distill):
+    for add in (_add_explore, _add_report, _add_view, _add_export, _add_replay, _add_serve_tools,
+                _add_serve_llm, _add_score, _add_infer, _add_distill):
         add(sub)
     for command in sub.choices.values():  # -v after the command name too
         command.formatter_class = _HelpFormatter
