@@ -68,7 +68,7 @@ def build_run(folder: Path) -> Path:
     """Explore 3 APIs x 3 episodes x 2 trials, add the hostile episode, distil."""
     run = folder / "run"
     anyio.run(lambda: explore_with(ExploreConfig(apis=APIS, episodes=3, trials=2), run,
-                                   mock=MockLlmConfig(error_rate=0.5), display=False,
+                                   mock=MockLlmConfig(error_rate=0.5),
                                    handle_signals=False))
     done = list(iter_records(run))
     base = next(r for r in done if r.api == "add_date")
