@@ -442,3 +442,20 @@ def test_the_text_of_a_very_large_run_still_fits_100_columns(hand_run: Path) -> 
             time_s=9e6) for r in report.apis])
     for text in (render_text(report), render_short(report)):
         assert max(len(line) for line in text.splitlines()) <= 100, text
+
+
+def test_the_run_cards_protocol_is_shown(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    if "protocol" not in ExploreConfig.__struct_fields__:
+        pytest.skip("this version records no protocol setting")
+    from ste_async.protocol import resolve_protocol  # type: ignore[import-not-found]
+
+    chosen = resolve_protocol("study")
+    run = tmp_path / "run"
+    (run / "episodes").mkdir(parents=True)
+    config = ExploreConfig(apis=(ADD_DATE,), episodes=1, protocol=chosen)  # type: ignore[call-arg]
+    write_run_meta(run, RunMeta(config=config, apis=[ADD_DATE], model="m", cassette="off"))
+    report = build_report(run)
+    assert report.settings.protocol == chosen.describe() and "study" in chosen.describe()
+    assert main(["report", str(run)]) == 0
+    assert f"protocol {chosen.describe()}" in capsys.readouterr().out

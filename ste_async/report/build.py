@@ -398,13 +398,16 @@ class _Builder:
 
 def _settings(meta: RunMeta) -> RunSettings:
     c = meta.config
-    protocol = getattr(meta, "protocol", None)
+    # the run card's protocol, where this version records one (in the config, or beside it)
+    protocol = getattr(c, "protocol", None) or getattr(meta, "protocol", None)
+    describe = getattr(protocol, "describe", None)
     return RunSettings(
         model=meta.model, apis=len(meta.apis), episodes=c.episodes, trials=c.trials,
         max_turn=c.max_turn, temperature=c.temperature, max_tokens=c.max_tokens, ltm=c.ltm,
         stm=c.stm, reflection=c.reflection, lanes=c.lanes, seed=c.seed,
         constrain_actions=c.constrain_actions, catalog=c.catalog, cassette=meta.cassette,
-        workers=meta.workers, protocol=None if protocol is None else str(protocol))
+        workers=meta.workers,
+        protocol=describe() if callable(describe) else None if protocol is None else str(protocol))
 
 
 def _catalog(meta: RunMeta, notes: list[str]) -> dict[str, ApiSpec]:

@@ -133,9 +133,12 @@ def _values(p: ParamCoverage, width: int) -> str:
     out = ""
     for i, item in enumerate(items):
         more = "" if i == len(items) - 1 else " ..."
-        candidate = f"{out}{sep if out else ''}{item}"
+        if not out:  # the first always shows, cut to fit if need be
+            out = _fit(item, width - len(more))
+            continue
+        candidate = f"{out}{sep}{item}"
         if len(candidate) + len(more) > width:
-            return f"{out}{' ...' if out else ''}"
+            return f"{out} ..."
         out = candidate
     return out
 
