@@ -90,6 +90,7 @@ def _callbacks(transformers: Any, say: Callable[[str], None], stop: list[bool]) 
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.started, self.first_step = time.monotonic(), state.global_step
+            say(f"{state.max_steps} optimiser steps, {state.global_step} done before")
 
         def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
                    **kw: Any) -> None:
@@ -261,7 +262,7 @@ def finetune(
             progress(f"resuming from {checkpoint.name}")
         trainable, total = trainer.model.get_nb_trainable_parameters()
         progress(f"training {trainable:,} of {total:,} parameters on {device}: "
-                 f"{len(data.rows)} rows, {trainer.state.max_steps or '?'} steps")
+                 f"{len(data.rows)} rows")
         t1 = time.monotonic()
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         interrupted = stop[0]
@@ -287,5 +288,6 @@ def finetune(
                                     grew_vocab=bool(new_ids), progress=progress)
     card["timings"]["export_s"] = round(time.monotonic() - t2, 1)
     card["status"] = "done"
+    card["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_json_atomic(out / CARD, card, pretty=True)
     return FinetuneResult(out=out, card=card)
