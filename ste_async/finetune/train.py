@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,6 +182,14 @@ def _check_resume(out: Path, resume: bool, planned: dict[str, Any]) -> dict[str,
     return card
 
 
+# the libraries' notices about their own internals, which a user of this command cannot act on
+_QUIET = (
+    (FutureWarning, r".*gradient_checkpointing"),
+    (UserWarning, r"Could not find a config file"),
+    (UserWarning, r"'pin_memory' argument is set as true"),
+)
+
+
 def finetune(
     data: LoadedData,
     out: str | os.PathLike[str],
@@ -192,11 +201,23 @@ def finetune(
     progress: Callable[[str], None] = print,
 ) -> FinetuneResult:
     """Fine-tune ``base`` (default: the packaged GGUF) on ``data`` into ``out``."""
+    with warnings.catch_warnings():
+        for category, message in _QUIET:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        return _finetune(data, out, settings, base=base, resume=resume, threads=threads,
+                         progress=progress)
+
+
+def _finetune(data: LoadedData, out: str | os.PathLike[str], settings: FinetuneSettings, *,
+              base: str | os.PathLike[str] | None, resume: bool, threads: int | None,
+              progress: Callable[[str], None]) -> FinetuneResult:
     from ..llm.embedded import find_default_model
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the base is local; never reach for a hub
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     torch, transformers, peft, trl, datasets = _imports()
+    transformers.utils.logging.disable_progress_bar()  # the Progress line says what matters
+    datasets.disable_progress_bars()
     out = Path(out)
     base_path = Path(base).expanduser() if base else find_default_model()
     if not base_path.exists():
