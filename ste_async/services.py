@@ -138,8 +138,10 @@ def local_servers(
     """
     if replicas < 1:
         raise ConfigError(f"--replicas must be at least 1, got {replicas}")
+    alias = None
     if lora is not None:
         model, extra_args = _fine_tuned(backend, lora, model, extra_args)
+        alias = os.path.basename(os.path.abspath(lora))  # runs record the fine-tuned name
     if backend == "vllm":
         from .llm.vllm import replicas as vllm_replicas
 
@@ -152,7 +154,7 @@ def local_servers(
 
     threads = max(1, (os.cpu_count() or 1) // replicas)
     return [
-        EmbeddedServer(model, slots=slots or None, host=host,
+        EmbeddedServer(model, slots=slots or None, host=host, alias=alias,
                        port=port + i if port else 0, threads=threads,
                        extra_args=list(extra_args), progress=progress,
                        startup_timeout=startup_timeout or None)

@@ -156,6 +156,8 @@ def test_local_servers_pass_the_adapter_to_llama_server(tmp_path: Path) -> None:
     [server] = local_servers("embedded", model=None, lora=out, **common)  # type: ignore[arg-type]
     assert server.model == str(base)  # type: ignore[attr-defined]
     assert server.extra_args == ("--lora", str(out / "adapter.gguf"), "--metrics")  # type: ignore[attr-defined]
+    command = server.build_command(Path("llama-server"), base, 8080)  # type: ignore[attr-defined]
+    assert command[command.index("--alias") + 1] == "ft"  # the fine-tuned name, not the base's
     with pytest.raises(ConfigError, match="leave out --model"):
         local_servers("embedded", model=str(base), lora=out, **common)  # type: ignore[arg-type]
 
