@@ -167,3 +167,29 @@ def test_cli_refuses_lora_on_the_mock(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "neither --replicas, --lora" in capsys.readouterr().err
     assert main(["finetune", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ctrl_c_asks_for_a_checkpoint_and_a_second_interrupts() -> None:
+    import os
+    import signal
+    import threading
+
+    from ste_async.finetune.train import _stop_on_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with _stop_on_interrupt() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop == [True]  # noted, not raised: the trainer saves and stops
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before
+    seen: list[list[bool]] = []
+
+    def in_thread() -> None:  # no signal handling off the main thread, and no error
+        with _stop_on_interrupt() as flag:
+            seen.append(flag)
+
+    worker = threading.Thread(target=in_thread)
+    worker.start()
+    worker.join()
+    assert seen == [[False]]

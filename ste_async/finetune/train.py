@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -69,6 +70,9 @@ def _stop_on_interrupt() -> Iterator[list[bool]]:
     """A first Ctrl-C asks the trainer to save a checkpoint and stop after the current step; a
     second one interrupts at once."""
     flag = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # only the main thread may take signals; the caller's own handling stands
+        return
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: FrameType | None) -> None:
