@@ -612,6 +612,9 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--mock-error-rate", "--error-rate", type=float, default=0.2,
                    dest="error_rate",
                    help="mock: chance that a trial's first step holds a mistake")
+    p.add_argument("--lora", type=Path, metavar="DIR",
+                   help="serve a `finetune` output directory as it is: embedded, its LoRA "
+                        "adapter over the base GGUF or its merged GGUF; vllm, its merged model")
     p.add_argument("server_args", nargs="*", metavar="-- SERVER_ARGS",
                    help="passed to llama-server or vllm serve")
     p.set_defaults(func=_cmd_serve_llm)
@@ -620,8 +623,9 @@ def _add_serve_llm(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
 def _cmd_serve_llm(args: argparse.Namespace) -> int:
     if args.backend != "mock":
         return _serve_local(args)
-    if args.replicas != 1 or args.server_args:
-        raise ConfigError("the mock backend takes neither --replicas nor server arguments")
+    if args.replicas != 1 or args.server_args or args.lora:
+        raise ConfigError("the mock backend takes neither --replicas, --lora nor server "
+                          "arguments")
     config = mock_llm_config(host=args.host, port=args.port, latency_ms=args.latency_ms,
                              latency_spread=args.latency_spread, per_token_ms=args.per_token_ms,
                              load_ms=args.load_ms, slots=args.slots, error_rate=args.error_rate)
@@ -642,7 +646,7 @@ def _serve_local(args: argparse.Namespace) -> int:
     servers = local_servers(
         args.backend, model=args.model, replicas=args.replicas, port=args.port, host=args.host,
         slots=args.slots, gpus=args.gpus, gpu_memory=args.gpu_memory,
-        startup_timeout=args.startup_timeout, extra_args=args.server_args)
+        startup_timeout=args.startup_timeout, extra_args=args.server_args, lora=args.lora)
 
     async def serve() -> None:
         async with serve_all(servers) as urls:
@@ -814,6 +818,92 @@ def _cmd_view(args: argparse.Namespace) -> int:
     run_async(run)
     return EXIT_INTERRUPTED  # a server runs until it is interrupted, like any command
 
+def _add_finetune(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .finetune.card import DEFAULTS, STUDY
+
+    d = DEFAULTS
+    p = sub.add_parser(
+        "finetune", help="fine-tune a model with LoRA on distilled data (extra [train])",
+        description="Supervised fine-tuning with LoRA (TRL's SFT trainer, PEFT, transformers) "
+                    "on a distilled run or an exported training file; writes a GGUF that "
+                    "`serve-llm --lora OUT` serves, the PEFT adapter and the merged model, "
+                    "and the run card OUT/finetune.json.")
+    p.add_argument("data", type=Path, help="a distilled run directory, a ste-train JSON file, "
+                                           "or an openai/sharegpt JSONL export")
+    p.add_argument("--base", help="base model: a GGUF file (default: the packaged embedded "
+                                  "model) or a transformers model directory")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    fmt = p.add_argument_group("what the model learns")
+    fmt.add_argument("--format", choices=["study", "prompted"], default="study", dest="layout",
+                     help="study: tool-mode system message and the query alone, answered "
+                          "with Action/Action Input, plus the Observation -> Final Answer "
+                          "turn; prompted: the candidate-API prompt of `export --format openai`")
+    fmt.add_argument("--api-names", choices=["text", "toolkens"], default=None,
+                     help="toolkens: each API name becomes one new token <tool_NAME> (the "
+                          "study's; default with --format study); text: names as written")
+    hp = p.add_argument_group("training (defaults for LoRA on a small model and a few cores)")
+    hp.add_argument("--study", action="store_true",
+                    help=f"the study's values: {STUDY.epochs:g} epochs, lr {STUDY.learning_rate:g}, "
+                         f"warmup {STUDY.warmup_ratio:g}, batch {STUDY.batch_size}, seed "
+                         f"{STUDY.seed} (flags given still win)")
+    hp.add_argument("--epochs", type=float, help=f"passes over the data (default {d.epochs:g})")
+    hp.add_argument("--max-steps", type=int, dest="max_steps",
+                    help="stop after this many optimiser steps (quick checks)")
+    hp.add_argument("--lr", type=float, dest="learning_rate",
+                    help=f"peak learning rate (default {d.learning_rate:g})")
+    hp.add_argument("--warmup", type=float, dest="warmup_ratio",
+                    help=f"share of the steps spent warming up (default {d.warmup_ratio:g})")
+    hp.add_argument("--batch-size", type=int, dest="batch_size",
+                    help=f"sequences per optimiser step (default {d.batch_size})")
+    hp.add_argument("--grad-accum", type=int, dest="grad_accum",
+                    help="steps over which a batch is accumulated (default 1)")
+    hp.add_argument("--max-length", type=int, dest="max_length",
+                    help=f"tokens per sequence (default {d.max_length})")
+    hp.add_argument("--rank", type=int, help=f"LoRA rank (default {d.rank})")
+    hp.add_argument("--alpha", type=float, help=f"LoRA alpha (default {d.alpha:g})")
+    hp.add_argument("--dropout", type=float, help=f"LoRA dropout (default {d.dropout:g})")
+    hp.add_argument("--seed", type=int, help=f"seed of the data order and LoRA init "
+                                             f"(default {d.seed})")
+    run = p.add_argument_group("run")
+    run.add_argument("--save-steps", type=int, dest="save_steps",
+                     help=f"checkpoint every N steps (default {d.save_steps}; Ctrl-C also "
+                          "checkpoints)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue OUT from its last checkpoint after a crash or Ctrl-C")
+    run.add_argument("--merge", action="store_true", default=None,
+                     help="write the merged GGUF model even where a LoRA adapter would do")
+    run.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores)")
+    p.set_defaults(func=_cmd_finetune)
+
+
+_FINETUNE_FIELDS = ("layout", "api_names", "epochs", "max_steps", "learning_rate",
+                    "warmup_ratio", "batch_size", "grad_accum", "max_length", "rank", "alpha",
+                    "dropout", "seed", "save_steps", "merge")
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from .finetune import DEFAULTS, STUDY, finetune, load_rows
+
+    if args.api_names is None:
+        args.api_names = "toolkens" if args.layout == "study" else "text"
+    given = {k: getattr(args, k) for k in _FINETUNE_FIELDS if getattr(args, k) is not None}
+    settings = msgspec.structs.replace(STUDY if args.study else DEFAULTS, **given)
+    data = load_rows(args.data, layout=settings.layout, api_names=settings.api_names)
+    print(f"fine-tuning on {data.source}: {data.examples} examples -> {len(data.rows)} rows "
+          f"({settings.layout} format, API names as {settings.api_names})", flush=True)
+    result = finetune(data, args.out, settings, base=args.base, resume=args.resume,
+                      threads=args.threads, progress=lambda line: print(line, flush=True))
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    card = result.card
+    losses = card.get("losses") or []
+    if losses:
+        print(f"loss {losses[0]['loss']:.4f} -> {losses[-1]['loss']:.4f} over "
+              f"{card['steps']['done']} steps; timings {card['timings']}")
+    print(f"run card: {args.out / 'finetune.json'}")
+    print(f"serve with: ste-async serve-llm --lora {args.out}")
+    return EXIT_OK
+
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
@@ -827,7 +917,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log at INFO level, and show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_add_explore, _add_report, _add_view, _add_export, _add_replay, _add_serve_tools,
-                _add_serve_llm, _add_score, _add_infer, _add_distill):
+                _add_serve_llm, _add_score, _add_infer, _add_distill, _add_finetune):
         add(sub)
     for command in sub.choices.values():  # -v after the command name too
         command.formatter_class = _HelpFormatter

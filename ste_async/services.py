@@ -128,11 +128,20 @@ async def open_services(llm: LlmChoice, *, tools_url: str | None = None,
 def local_servers(
     backend: str, *, model: str | None, replicas: int, port: int, host: str, slots: int,
     gpus: str | None, gpu_memory: float, startup_timeout: float, extra_args: Sequence[str],
-    progress: Callable[[str], None] = _say,
+    progress: Callable[[str], None] = _say, lora: str | os.PathLike[str] | None = None,
 ) -> list[LocalServer]:
-    """The servers ``serve-llm`` starts together: vLLM replicas or embedded llama.cpp ones."""
+    """The servers ``serve-llm`` starts together: vLLM replicas or embedded llama.cpp ones.
+
+    ``lora`` is a ``finetune`` output directory, served as it is: on llama.cpp its LoRA
+    adapter over the base GGUF (``--lora``), or its merged GGUF model; on vLLM its merged
+    model directory.
+    """
     if replicas < 1:
         raise ConfigError(f"--replicas must be at least 1, got {replicas}")
+    alias = None
+    if lora is not None:
+        model, extra_args = _fine_tuned(backend, lora, model, extra_args)
+        alias = os.path.basename(os.path.abspath(lora))  # runs record the fine-tuned name
     if backend == "vllm":
         from .llm.vllm import replicas as vllm_replicas
 
@@ -145,9 +154,27 @@ def local_servers(
 
     threads = max(1, (os.cpu_count() or 1) // replicas)
     return [
-        EmbeddedServer(model, slots=slots or None, host=host,
+        EmbeddedServer(model, slots=slots or None, host=host, alias=alias,
                        port=port + i if port else 0, threads=threads,
                        extra_args=list(extra_args), progress=progress,
                        startup_timeout=startup_timeout or None)
         for i in range(replicas)
     ]
+
+
+def _fine_tuned(backend: str, out: str | os.PathLike[str], model: str | None,
+                extra_args: Sequence[str]) -> tuple[str, list[str]]:
+    """The model and server arguments that serve the fine-tuning output ``out``."""
+    from .finetune.card import serve_target
+
+    if model:
+        raise ConfigError("--lora DIR names its own model (its base or merged model); "
+                          "leave out --model")
+    target = serve_target(os.fspath(out))
+    if backend == "vllm":
+        return str(target.hf), list(extra_args)
+    if target.model is None:
+        raise ConfigError(f"{out} has no GGUF (its base was not a GGUF file); serve its "
+                          f"merged model with --backend vllm")
+    lora = ["--lora", str(target.lora)] if target.lora is not None else []
+    return str(target.model), [*lora, *extra_args]

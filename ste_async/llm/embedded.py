@@ -161,6 +161,7 @@ class EmbeddedServer(LocalServer):
         cache_ram_mib: int = 1024,
         repack: bool = False,
         chat_template: str | None = None,
+        alias: str | None = None,
         extra_args: Sequence[str] = (),
         progress: Callable[[str], object] | None = None,
         log_lines: int = 200,
@@ -176,13 +177,14 @@ class EmbeddedServer(LocalServer):
         self.cache_ram_mib = cache_ram_mib
         self.repack = repack
         self.chat_template = chat_template
+        self.alias = alias
         self.extra_args = tuple(extra_args)
 
     def build_command(self, binary: Path, model: Path, port: int) -> list[str]:
         return [
             str(binary), "--model", str(model), "--host", self.host, "--port", str(port),
             # the name /v1/models reports, and so the one runs record: not a local path
-            "--alias", model.stem,
+            "--alias", self.alias or model.stem,
             "--parallel", str(self.slots), "--ctx-size", str(self.slots * self.ctx_per_slot),
             "--threads", str(self.threads), "--cont-batching", "--no-webui",
             "--cache-ram", str(self.cache_ram_mib),
