@@ -61,7 +61,7 @@ def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     async def make() -> None:
         await explore_with(ExploreConfig(apis=APIS, episodes=1, trials=3), run,
-                           mock=MockLlmConfig(), display=False, handle_signals=False)
+                           mock=MockLlmConfig(), handle_signals=False)
         await distill_with(run, DistillConfig(target=3), mock=MockLlmConfig())
 
     anyio.run(make)
