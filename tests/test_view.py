@@ -206,7 +206,7 @@ def _escaped(text: str) -> str:
 
 async def test_model_text_is_escaped_everywhere(client: TestClient[Any, Any]) -> None:
     for url in ("/episode?id=add_date%2399", "/episodes", "/episodes?api=add_date",
-                "/distilled", "/predictions"):
+                "/distilled", "/predictions", "/report"):
         response = await client.get(url)
         page = await response.text()
         assert response.headers["Content-Security-Policy"] == CSP
@@ -231,6 +231,30 @@ async def test_the_overview_table_counts_the_records(client: TestClient[Any, Any
         assert rows[api][1:4] == [len(mine), len(trials), sum(bool(t.solved) for t in trials)]
     assert rows["all"][1] == len(recs)
     assert got["settings"]["model"] == "ste-mock" and got["distilled"] is True
+
+
+async def test_the_report_page_counts_the_records(client: TestClient[Any, Any],
+                                                 run: Path) -> None:
+    """The report's tables, served as JSON and HTML, hold what the records say: episodes,
+    trials, both solved readings and tool calls per API."""
+    got = await _json(client, "/api/report")
+    page = await (await client.get("/report")).text()
+    rows = {row["api"]: row for row in got["apis"]}
+    recs = records(run)
+    for api in APIS:
+        trials = [t for r in recs if r.api == api for t in r.trials]
+        row = rows[api]
+        assert (row["episodes"], row["trials"]) == (sum(r.api == api for r in recs),
+                                                    len(trials))
+        assert row["solved"] == sum(t.solved is True for t in trials)
+        assert row["solved_reference"] == sum(t.solved_reference is True for t in trials)
+        assert row["tool_calls"] == sum(s.tool_kind is not None for t in trials
+                                        for s in t.steps)
+        assert f">{api}</a></td>" in page  # linked to its episodes
+    assert got["totals"]["episodes"] == len(recs)
+    for title in ("Per API", "Parameter coverage", "Errors by kind", "Query diversity",
+                  "Latency"):
+        assert f"<h2>{title}" in page
 
 
 async def test_the_distilled_page_has_every_judgment(client: TestClient[Any, Any],

@@ -3,6 +3,7 @@
 Routes (GET only)::
 
     /                   overview: run settings and the per-API table      /api/overview
+    /report             the full report of ``ste-async report``           /api/report
     /episodes           the episode list: filters, paging                 /api/episodes
     /episode?id=ID      one episode, trial by trial, step by step         /api/episode?id=ID
     /distilled          judged trials, the judge's replies, examples      /api/distilled
@@ -29,10 +30,11 @@ from aiohttp import web
 
 from ..config import ExploreConfig
 from ..records import EpisodeRecord
+from ..report import Report, build_report
 from . import pages
 from .extras import Distilled, Predictions
 from .runindex import Filters, RunIndex, TrialHead
-from .tables import overview_tables
+from .tables import overview_tables, report_tables
 
 __all__ = ("CSP", "Viewer", "make_app", "serve")
 
@@ -186,6 +188,13 @@ def make_app(viewer: Viewer) -> web.Application:
             extras[f"predictions: {viewer.predictions.path.name}"] = "/predictions"
         return _html(pages.overview_page(viewer.name, settings, tables, extras))
 
+    async def report(request: web.Request) -> web.Response:
+        # every record is read: in a thread of its own, so the other pages stay served
+        done: Report = await anyio.to_thread.run_sync(build_report, viewer.run.dir)
+        if wants_json(request):
+            return _json(done)
+        return _html(pages.report_page(viewer.name, report_tables(done), done.notes))
+
     async def episodes(request: web.Request) -> web.Response:
         f = _filters(request.query)
         start = _int(request.query, "start", 0)
@@ -268,7 +277,8 @@ def make_app(viewer: Viewer) -> web.Application:
         return web.Response(body=body, content_type=kind, charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
 
-    for path, handler in (("/", overview), ("/episodes", episodes), ("/episode", episode),
+    for path, handler in (("/", overview), ("/report", report), ("/episodes", episodes),
+                          ("/episode", episode),
                           ("/distilled", distilled), ("/predictions", predictions)):
         app.router.add_get(path, guarded(handler))
         app.router.add_get("/api" + (path if path != "/" else "/overview"), guarded(handler))

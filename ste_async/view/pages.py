@@ -30,6 +30,7 @@ __all__ = (
     "esc",
     "overview_page",
     "predictions_page",
+    "report_page",
     "tag",
 )
 
@@ -94,6 +95,7 @@ def _layout(title: str, active: str, *body: Child, run_name: str = "") -> Markup
     nav = tag("nav", *(
         tag("a", label, href=href, aria_current="page" if key == active else None)
         for key, label, href in (("overview", "Overview", "/"),
+                                 ("report", "Report", "/report"),
                                  ("episodes", "Episodes", "/episodes"),
                                  ("distilled", "Distilled", "/distilled"),
                                  ("predictions", "Predictions", "/predictions"))))
@@ -139,7 +141,8 @@ def _table(table: Table) -> Markup:
         rows.append(tag("tr", *cells))
     return tag("section", tag("h2", table.title),
                tag("p", table.note, class_="note") if table.note else None,
-               tag("table", tag("thead", head), tag("tbody", *rows), class_="grid"))
+               tag("div", tag("table", tag("thead", head), tag("tbody", *rows), class_="grid"),
+                   class_="wide"))
 
 
 def overview_page(run_name: str, settings: Mapping[str, object], tables: list[Table],
@@ -150,6 +153,16 @@ def overview_page(run_name: str, settings: Mapping[str, object], tables: list[Ta
         "Overview", "overview",
         tag("section", tag("h2", "Run settings"), tag("dl", *pairs, class_="settings")),
         tag("ul", *links, class_="more") if links else None,
+        *(_table(t) for t in tables), run_name=run_name)
+
+
+def report_page(run_name: str, tables: list[Table], notes: list[str]) -> Markup:
+    """The run's full report (``ste-async report``), read from every record of the store."""
+    return _layout(
+        "Report", "report",
+        tag("p", "Read from every finished episode in the store as it stands now; reload "
+                 "for a run still being written.", class_="note"),
+        tag("ul", *(tag("li", n) for n in notes), class_="more") if notes else None,
         *(_table(t) for t in tables), run_name=run_name)
 
 
