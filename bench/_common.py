@@ -17,7 +17,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-__all__ = ("RESULTS", "child_server", "free_port", "pin", "write_result")
+__all__ = ("RESULTS", "child_server", "free_port", "mock_servers", "pin", "write_result")
 
 
 def free_port() -> int:
@@ -60,6 +60,18 @@ def child_server(args: list[str], port: int, core: int | None = None,
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def mock_servers(latency_ms: float, spread: float = 0.2) -> Iterator[tuple[str, str]]:
+    """The scripted LLM (answering after ``latency_ms``, give or take ``spread``) and the tool
+    server, each a child process of its own; yields their URLs."""
+    llm_port, tools_port = free_port(), free_port()
+    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port",
+                       str(llm_port), "--latency-ms", str(latency_ms),
+                       "--latency-spread", str(spread)], llm_port) as llm, \
+            child_server(["tool_mocks", "--port", str(tools_port)], tools_port) as tools:
+        yield llm, tools
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

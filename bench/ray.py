@@ -29,7 +29,7 @@ from typing import Any
 
 from ste_async.catalog import builtin_catalog
 
-from ._common import child_server, free_port, write_result
+from ._common import mock_servers, write_result
 
 _CALLS = re.compile(r"([\d,]+) LLM calls \(.*\| ([\d,.]+)s$", re.MULTILINE)
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -121,12 +121,8 @@ def main() -> None:
     args = p.parse_args()
     if not Path("/proc/self/stat").exists():
         sys.exit("bench.ray reads the processes' CPU from /proc (Linux)")
-    llm_port, tools_port = free_port(), free_port()
     runs: list[dict[str, Any]] = []
-    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port",
-                       str(llm_port), "--latency-ms", str(args.latency_ms),
-                       "--latency-spread", "0.2"], llm_port) as llm, \
-            child_server(["tool_mocks", "--port", str(tools_port)], tools_port) as tools:
+    with mock_servers(args.latency_ms) as (llm, tools):
         for round_ in range(args.rounds):
             for variant in VARIANTS:
                 run = one_run(llm, tools, variant, args.in_flight, args.waves)

@@ -30,7 +30,7 @@ from typing import Any
 
 from ste_async.catalog import builtin_catalog
 
-from ._common import child_server, free_port, write_result
+from ._common import mock_servers, write_result
 
 _CALLS = re.compile(r"([\d,]+) LLM calls \(")
 
@@ -70,12 +70,8 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     variants = [int(w) for w in args.workers.split(",")]
-    llm_port, tools_port = free_port(), free_port()
     runs: list[dict[str, Any]] = []
-    with child_server(["ste_async.cli", "serve-llm", "--backend", "mock", "--port",
-                       str(llm_port), "--latency-ms", str(args.latency_ms),
-                       "--latency-spread", "0.2"], llm_port) as llm, \
-            child_server(["tool_mocks", "--port", str(tools_port)], tools_port) as tools:
+    with mock_servers(args.latency_ms) as (llm, tools):
         for round_ in range(args.rounds):
             for w in variants:
                 run = one_run(llm, tools, w, args.in_flight, args.waves)
