@@ -709,6 +709,10 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--system", choices=["plain", "tool"], default="plain",
                    help="system message: plain (the study's chat-model runs) or tool (its "
                         "fine-tuned runs)")
+    p.add_argument("--prompt", choices=["tools", "query"], default="tools",
+                   help="tools: the instructions with the offered APIs described; query: the "
+                        "query alone, for a model fine-tuned in the study's layout (with "
+                        "--system tool, as it was taught)")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="sampling temperature (the study's)")
     p.add_argument("--max-tokens", type=int, default=256, dest="max_tokens",
@@ -741,7 +745,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         config = InferConfig(
             test=args.test, setting=args.setting, demos=args.demos, k=args.k,
             retriever=args.retriever, catalog=args.catalog, neighbors=args.neighbors,
-            order=args.order, system=args.system, apis=_api_list(args.apis) or (),
+            order=args.order, system=args.system, prompt=args.prompt,
+            apis=_api_list(args.apis) or (),
             temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed,
             llm=LlmSettings(urls=choice.urls, model=args.model, concurrency=args.concurrency),
             cassette=args.cassette)

@@ -3,6 +3,7 @@ against the scripted LLM, the prediction file the scorer reads, and the LLM judg
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from pathlib import Path
@@ -352,3 +353,33 @@ async def test_real_test_file_subset(tmp_path: Path) -> None:
     assert list(data) == [a for a in study if a in apis]
     report = score(data, judge="string")
     assert report.total == meta.items and 0 < report.counts.correct < report.total
+
+
+async def test_the_query_alone_prompt_asks_as_the_study_fine_tuned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``prompt="query"``: the system message and the query, no instructions or APIs (how a
+    model fine-tuned in the study's layout is asked); it shows no demonstrations."""
+    sent: list[list[dict[str, str]]] = []
+    original = infer_mod.open_llm
+
+    @contextlib.asynccontextmanager
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        async with original(*args, **kwargs) as (client, llm, model):
+            complete = llm.complete
+
+            async def recorded(messages: Any, **options: Any) -> Any:
+                sent.append(messages)
+                return await complete(messages, **options)
+
+            llm.complete = recorded
+            yield client, llm, model
+
+    monkeypatch.setattr(infer_mod, "open_llm", spy)
+    config = InferConfig(test=_write_test(tmp_path), system="tool", prompt="query",
+                         cassette="off")
+    await infer_with(config, tmp_path / "preds.json", mock=MockLlmConfig())
+    queries = sorted(it["query"] for items in SYNTHETIC.values() for it in items)
+    assert sorted(m[1]["content"] for m in sent) == queries
+    assert all(len(m) == 2 and m[0]["content"] == infer_mod._SYSTEMS["tool"] for m in sent)
+    with pytest.raises(ValueError, match="query-alone prompt shows no demonstrations"):
+        InferConfig(test="t.json", setting="icl", prompt="query")

@@ -57,6 +57,7 @@ __all__ = (
 Setting = Literal["zero-shot", "icl"]
 Order = Literal["study", "per-item"]
 SystemKind = Literal["plain", "tool"]
+PromptKind = Literal["tools", "query"]
 Demo = tuple[str, str, str]  # (query, action, action_input)
 
 STOP = "Observation:"
@@ -84,6 +85,9 @@ class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     neighbors: str | None = None  # {gold API: [offered APIs]}: the study's Llama-side setup
     order: Order = "study"
     system: SystemKind = "plain"
+    # tools: the candidate-API prompt; query: the query alone, as a model fine-tuned in the
+    # study's layout learnt the APIs in its weights and is asked (the study's item_type query)
+    prompt: PromptKind = "tools"
     apis: tuple[str, ...] = ()  # evaluate only these gold APIs (the prompt still offers all)
     temperature: float = 1.0
     max_tokens: int = 256
@@ -94,6 +98,9 @@ class InferConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     def __post_init__(self) -> None:
         if self.k < 1 or self.max_tokens < 1:
             raise ValueError("k and max_tokens must be >= 1")
+        if self.prompt == "query" and self.setting == "icl":
+            raise ValueError("the query-alone prompt shows no demonstrations; use the "
+                             "tools prompt for the icl setting")
         if self.llm.concurrency == "auto":
             raise ValueError("infer needs a number for its concurrency, not 'auto'")
         if not 0.0 <= self.temperature <= 2.0:
@@ -253,7 +260,8 @@ async def infer(config: InferConfig, out: str | Path, llm_urls: Sequence[str], *
             tools = tools_prompt(neighbors[api], descriptions)  # the study kept their order
         elif tools is None:
             tools = tools_prompt(api_order(names, seed), descriptions)
-        prompt = build_prompt(tools, item["query"], None if demos is None else demos[n])
+        prompt = (item["query"] if config.prompt == "query" else
+                  build_prompt(tools, item["query"], None if demos is None else demos[n]))
         messages = [{"role": "system", "content": _SYSTEMS[config.system]},
                     {"role": "user", "content": prompt}]
         jobs.append(_Job(api, index, messages, seed))
