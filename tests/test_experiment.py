@@ -22,8 +22,6 @@ import pytest
 from ste_async.errors import ConfigError
 from ste_async.llm.embedded import find_default_model, find_server_binary
 
-pytestmark = [pytest.mark.embedded, pytest.mark.slow, pytest.mark.timeout(1800)]
-
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT.parent / "shared" / "reference" / "ste" / "tool_test.json"
 NEEDED = ("torch", "transformers", "peft", "trl", "datasets", "gguf", "matplotlib")
@@ -55,6 +53,9 @@ def _env() -> dict[str, str]:
             "HF_DATASETS_OFFLINE": "1"}
 
 
+@pytest.mark.embedded
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_the_experiment_runs_end_to_end_and_resumes_a_killed_stage(tmp_path: Path) -> None:
     _require()
     out = tmp_path / "exp"
@@ -124,6 +125,27 @@ def test_the_experiment_runs_end_to_end_and_resumes_a_killed_stage(tmp_path: Pat
                            capture_output=True, text=True, check=False)
     assert other.returncode == 2
     assert "other settings (seed differ)" in other.stderr
+
+
+def test_the_subset_is_seeded_and_spread_over_the_tools() -> None:
+    from bench.experiment import select_subset
+    from ste_async.catalog import builtin_catalog
+
+    catalog = builtin_catalog()
+    test = {name: [{"query": f"{name} {i}", "action": name, "action_input": "{}"}
+                   for i in range(6)] for name in catalog}
+    tools = {spec.tool for spec in catalog.values()}
+    subset = select_subset(test, len(tools), 4, seed=3)
+    # as many APIs as tools: one from each, none twice
+    assert sorted(catalog[a].tool for a in subset) == sorted(tools)
+    assert list(subset) == [a for a in test if a in subset]  # the file's order
+    for api, items in subset.items():
+        assert len(items) == 4 and all(it in test[api] for it in items)
+        assert [test[api].index(it) for it in items] == sorted(test[api].index(it)
+                                                               for it in items)
+    assert select_subset(test, len(tools), 4, seed=3) == subset
+    assert select_subset(test, len(tools), 4, seed=4) != subset
+    assert sum(map(len, select_subset(test, 0, 0, seed=0).values())) == 6 * len(catalog)
 
 
 def test_a_missing_test_set_is_one_clear_line(tmp_path: Path) -> None:
