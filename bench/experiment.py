@@ -423,11 +423,13 @@ def run_experiment(settings: Settings, out: Path,
                    say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every stage not yet done into ``out``; return the card."""
     card = _Card(out, settings)
+    redone = False  # once a stage runs, every later one runs too: its input may have changed
     for stage in STAGES:
-        if card.done(stage) and (out / _ARTEFACTS[stage]).exists():
+        if not redone and card.done(stage) and (out / _ARTEFACTS[stage]).exists():
             say(f"[{stage}] done before ({card.data['stages'][stage]['wall_s']} s); skipped")
             continue
         say(f"[{stage}] running")
+        redone = True
         started = time.monotonic()
         sizes = _RUNNERS[stage](settings, out, say)
         card.record(stage, time.monotonic() - started, sizes)
