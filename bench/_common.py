@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-__all__ = ("RESULTS", "child_server", "free_port", "mock_servers", "pin", "write_result")
+__all__ = ("RESULTS", "child_server", "explore_command", "free_port", "mock_servers", "pin",
+           "summary_calls", "write_result")
 
 
 def free_port() -> int:
@@ -72,6 +74,30 @@ def mock_servers(latency_ms: float, spread: float = 0.2) -> Iterator[tuple[str, 
                        "--latency-spread", str(spread)], llm_port) as llm, \
             child_server(["tool_mocks", "--port", str(tools_port)], tools_port) as tools:
         yield llm, tools
+
+
+def explore_command(llm: str, tools: str, apis: int, in_flight: int, waves: int, out: str,
+                    *extra: str) -> list[str]:
+    """``ste-async explore`` keeping ``in_flight`` episodes going over ``apis`` APIs for
+    ``waves`` episodes a lane, one trial each, unrecorded and quiet."""
+    lanes = -(-in_flight // apis)
+    return [sys.executable, "-m", "ste_async.cli", "explore", "--llm-url", llm,
+            "--tools-url", tools, "--episodes", str(waves * lanes), "--trials", "1",
+            "--lanes", str(lanes), "--max-episodes", str(in_flight),
+            "--llm-concurrency", str(in_flight), "--tool-concurrency", "1024",
+            "--cassette", "off", "--quiet", "--out", out, *extra]
+
+
+# explore's last summary line: "episodes ... | LLM 1,234 calls (56/s) | retries: ... | 7.8s"
+_SUMMARY = re.compile(r"\| LLM ([\d,]+) calls \(.*\| ([\d,.]+)s$", re.MULTILINE)
+
+
+def summary_calls(stdout: str) -> tuple[int, float]:
+    """The LLM calls and the seconds of the run that explore's summary line reports."""
+    found = _SUMMARY.search(stdout)
+    if found is None:
+        raise RuntimeError(f"no summary in the output: {stdout[-2000:]}")
+    return int(found.group(1).replace(",", "")), float(found.group(2).replace(",", ""))
 
 
 def write_result(name: str, data: dict[str, Any]) -> Path:

@@ -16,9 +16,7 @@ every process below the command, sampled from /proc (Linux), the servers exclude
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,9 +27,8 @@ from typing import Any
 
 from ste_async.catalog import builtin_catalog
 
-from ._common import mock_servers, write_result
+from ._common import explore_command, mock_servers, summary_calls, write_result
 
-_CALLS = re.compile(r"([\d,]+) LLM calls \(.*\| ([\d,.]+)s$", re.MULTILINE)
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 VARIANTS = {"one": [], "ray-2": ["--ray", "--workers", "2"], "workers-2": ["--workers", "2"]}
 
@@ -75,14 +72,9 @@ def _tree_cpu(root: int, seen: dict[int, float], engine: set[int]) -> None:
 
 
 def one_run(llm: str, tools: str, variant: str, in_flight: int, waves: int) -> dict[str, Any]:
-    apis = len(builtin_catalog())
-    lanes = math.ceil(in_flight / apis)
     with tempfile.TemporaryDirectory(prefix="ste-ray-") as tmp:
-        cmd = [sys.executable, "-m", "ste_async.cli", "explore", "--llm-url", llm,
-               "--tools-url", tools, "--episodes", str(waves * lanes), "--trials", "1",
-               "--lanes", str(lanes), "--max-episodes", str(in_flight),
-               "--llm-concurrency", str(in_flight), "--tool-concurrency", "1024",
-               "--cassette", "off", "--quiet", "--out", f"{tmp}/run", *VARIANTS[variant]]
+        cmd = explore_command(llm, tools, len(builtin_catalog()), in_flight, waves,
+                              f"{tmp}/run", *VARIANTS[variant])
         seen: dict[int, float] = {}
         engine: set[int] = set()
         t0 = time.monotonic()
@@ -97,11 +89,7 @@ def one_run(llm: str, tools: str, variant: str, in_flight: int, waves: int) -> d
             stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
         raise RuntimeError(f"explore failed ({proc.returncode}): {stderr[-2000:]}")
-    found = _CALLS.search(stdout)
-    if found is None:
-        raise RuntimeError(f"no summary in the output: {stdout[-2000:]}")
-    calls = int(found.group(1).replace(",", ""))
-    run_s = float(found.group(2).replace(",", ""))
+    calls, run_s = summary_calls(stdout)
     cpu = sum(seen.values())
     ours = sum(c for pid, c in seen.items() if pid in engine)
     return {"variant": variant, "in_flight": in_flight, "llm_calls": calls, "wall_s": wall,

@@ -17,33 +17,23 @@ workers for them, which the result shows as it is.
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
 from ste_async.catalog import builtin_catalog
 
-from ._common import mock_servers, write_result
-
-_CALLS = re.compile(r"([\d,]+) LLM calls \(")
+from ._common import explore_command, mock_servers, summary_calls, write_result
 
 
 def one_run(llm: str, tools: str, workers: int, in_flight: int, waves: int) -> dict[str, Any]:
-    apis = len(builtin_catalog())
-    lanes = math.ceil(in_flight / apis)
     with tempfile.TemporaryDirectory(prefix="ste-workers-") as tmp:
-        cmd = [sys.executable, "-m", "ste_async.cli", "explore", "--llm-url", llm,
-               "--tools-url", tools, "--episodes", str(waves * lanes), "--trials", "1",
-               "--lanes", str(lanes), "--max-episodes", str(in_flight),
-               "--llm-concurrency", str(in_flight), "--tool-concurrency", "1024",
-               "--cassette", "off", "--quiet", "--workers", str(workers), "--out", f"{tmp}/run"]
+        cmd = explore_command(llm, tools, len(builtin_catalog()), in_flight, waves,
+                              f"{tmp}/run", "--workers", str(workers))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -51,10 +41,7 @@ def one_run(llm: str, tools: str, workers: int, in_flight: int, waves: int) -> d
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"explore failed ({done.returncode}): {done.stderr[-2000:]}")
-    found = _CALLS.search(done.stdout)
-    if found is None:
-        raise RuntimeError(f"no summary in the output: {done.stdout[-2000:]}")
-    calls = int(found.group(1).replace(",", ""))
+    calls, _ = summary_calls(done.stdout)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"workers": workers, "in_flight": in_flight, "llm_calls": calls, "wall_s": wall,
             "calls_per_s": calls / wall, "engine_cpu_s": cpu,
