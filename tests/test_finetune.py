@@ -202,3 +202,37 @@ def test_toolkens_grow_the_vocabulary_of_a_merged_gguf(distilled: Path, tmp_path
     assert len(ids) == 1 and ids[0] >= 49152  # one new token, beyond the base vocabulary
     assert text == toolken("add_date")
     assert answer.strip()
+
+
+def test_a_long_observation_is_cut_so_the_response_still_trains() -> None:
+    """The trainer cuts a too-long sequence at its end, the response; the rows are fitted
+    first by cutting the observation, and a row without one is left for the count."""
+    _require()
+    import transformers
+
+    from ste_async.finetune.train import _fit_rows
+
+    path = find_default_model()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    prompt = study_messages("What is 2 + 2?")
+    call = {"role": "assistant", "content": 'Action: add\nAction Input: {"a": 2, "b": 2}'}
+    answer = [{"role": "assistant", "content": "Final Answer: 4"}]
+    long_obs = {"role": "user", "content": "Observation: " + "the sum is four. " * 200}
+    rows = [{"prompt": prompt, "completion": [call]},
+            {"prompt": [*prompt, call, long_obs], "completion": answer},
+            {"prompt": [{"role": "user", "content": "tell me a story " * 200}],
+             "completion": answer}]
+
+    def length(row: dict[str, Any]) -> int:
+        return len(tokenizer.apply_chat_template(row["prompt"] + row["completion"],
+                                                 tokenize=True, return_dict=False))
+
+    assert length(rows[1]) > 160
+    fitted, cut, over = _fit_rows(rows, tokenizer, 160)
+    assert (cut, over) == (1, 1)
+    assert fitted[0] == rows[0] and fitted[2] == rows[2]
+    short = fitted[1]
+    assert length(short) <= 160
+    assert short["completion"] == answer and short["prompt"][:-1] == rows[1]["prompt"][:-1]
+    assert short["prompt"][-1]["content"].startswith("Observation: the sum is four.")
+    assert short["prompt"][-1]["content"].endswith(" [...]")

@@ -161,6 +161,50 @@ def _add_toolkens(model: Any, tokenizer: Any, apis: list[str], torch: Any) -> li
     return [int(i) for i in ids]
 
 
+_OBSERVATION = "Observation: "
+_CUT = " [...]"
+
+
+def _fit_rows(rows: list[Any], tokenizer: Any, max_length: int) -> tuple[list[Any], int, int]:
+    """The rows with each too-long tool observation cut so that the row fits ``max_length``.
+
+    The trainer cuts a sequence at its end, which is where the response is: a row whose
+    observation fills the window would train on nothing. Cutting the observation instead keeps
+    the response whole, the part the loss is on. Returns the rows, how many were cut, and how
+    many still exceed the window (their observation was not what made them long)."""
+    def length(row: Any) -> int:
+        return len(tokenizer.apply_chat_template(row["prompt"] + row["completion"],
+                                                 tokenize=True, return_dict=False))
+
+    fitted: list[Any] = []
+    cut = over = 0
+    for row in rows:
+        excess = length(row) - max_length
+        turns = row["prompt"]
+        where = next((i for i in range(len(turns) - 1, -1, -1)
+                      if turns[i]["role"] == "user"
+                      and turns[i]["content"].startswith(_OBSERVATION)), None)
+        if excess <= 0 or where is None:
+            fitted.append(row)
+            over += excess > 0
+            continue
+        text = turns[where]["content"][len(_OBSERVATION):]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        keep = len(ids) - excess - 4  # room for the marker, and for tokens merging at the cut
+        if keep < 1:
+            fitted.append(row)
+            over += 1
+            continue
+        short = tokenizer.decode(ids[:keep]) + _CUT
+        prompt = [*turns[:where], {"role": "user", "content": _OBSERVATION + short},
+                  *turns[where + 1:]]
+        row = {"prompt": prompt, "completion": row["completion"]}
+        fitted.append(row)
+        cut += 1
+        over += length(row) > max_length
+    return fitted, cut, over
+
+
 def _latest_checkpoint(checkpoints: Path) -> Path | None:
     found = [(int(p.name.rsplit("-", 1)[1]), p) for p in checkpoints.glob("checkpoint-*")
              if p.name.rsplit("-", 1)[1].isdigit()]
@@ -253,6 +297,12 @@ def _finetune(data: LoadedData, out: str | os.PathLike[str], settings: FinetuneS
     new_ids = (_add_toolkens(model, tokenizer, data.apis, torch)
                if settings.api_names == "toolkens" and data.kind != "chat" else [])
     card["added_tokens"] = len(new_ids)
+    rows, cut, over = _fit_rows(data.rows, tokenizer, settings.max_length)
+    card["rows_fitted"] = {"observation_cut": cut, "still_over": over}
+    if cut or over:
+        progress(f"{cut} rows had their observation cut to fit --max-length "
+                 f"{settings.max_length}" + (f"; {over} still exceed it and lose their end"
+                                             if over else ""))
     card["timings"]["load_s"] = round(time.monotonic() - t0, 1)
 
     lora = peft.LoraConfig(
@@ -276,7 +326,7 @@ def _finetune(data: LoadedData, out: str | os.PathLike[str], settings: FinetuneS
         # a small model's activations fit in memory; recomputing them would double the time
         gradient_checkpointing=False,
         completion_only_loss=True)
-    dataset = datasets.Dataset.from_list(data.rows)
+    dataset = datasets.Dataset.from_list(rows)
     with _stop_on_interrupt() as stop:
         trainer = trl.SFTTrainer(model=model, args=config, train_dataset=dataset,
                                  processing_class=tokenizer, peft_config=lora,
