@@ -2,6 +2,7 @@
 
     python -m bench.experiment --out runs/experiment [--explorer-llm embedded|mock|URL]
                                [--judge-llm embedded|mock|URL] [--apis 6] [--items 5]
+                               [--score-llm embedded|mock|URL]
 
 The student is the embedded model (the packaged SmolLM2-135M on llama.cpp). Stages, each
 reusing the commands' own functions and writing its artefact into the experiment directory:
@@ -14,8 +15,8 @@ reusing the commands' own functions and writing its artefact into the experiment
     icl         the student with retrieved demonstrations (BM25)    -> icl.json
     finetune    LoRA on the distilled data, the student as base     -> finetune/
     fine-tuned  the fine-tuned output served by llama.cpp, asked    -> fine-tuned.json
-    score       the string judge over the three prediction files    -> results.json,
-                                                                       results.txt, chart.png
+    score       the string judge over the three prediction files,   -> results.json,
+                and the LLM judge too with --score-llm                 results.txt, chart.png
 
 ``experiment.json`` records each stage's status, sizes and wall time, written atomically when
 the stage ends; a stage recorded done whose artefact is there is skipped, so a crash or Ctrl-C
@@ -73,17 +74,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_tokens: int = 128
     ft_format: str = "study"  # study: the query alone; prompted: the candidate-API prompt
     api_names: str = "text"
-    epochs: float = 2.0
+    epochs: float = 3.0
     max_steps: int = -1
-    learning_rate: float = 2e-4
+    learning_rate: float = 1e-3
     batch_size: int = 8
     max_length: int = 256
+    score_llm: str = ""  # who judges the arguments besides the string rule; "": nobody
 
     def __post_init__(self) -> None:
         if self.apis < 0 or self.items < 0:
             raise ConfigError("--apis and --items must be >= 0 (0: all)")
         if self.episodes < 1 or self.trials < 1 or self.k < 1:
             raise ConfigError("--episodes, --trials and --k must be >= 1")
+        if self.score_llm:
+            _choice(self.score_llm)  # refuses a name that is not an LLM
         if self.ft_format not in ("study", "prompted") or self.api_names not in ("text",
                                                                                  "toolkens"):
             raise ConfigError("--ft-format is study or prompted; --api-names text or toolkens")
@@ -334,18 +338,23 @@ def _stage_score(s: Settings, out: Path, say: Callable[[str], None]) -> dict[str
     stages = card["stages"]
     rows = []
     for stage, label in ROWS:
-        report = score(load_predictions(out / f"{stage}.json"), judge="string")
-        rows.append({"setting": label, "items": report.total,
-                     "wellformed": round(report.wellformed, 1),
-                     "api_match": round(report.api_match, 1),
-                     "correct": round(report.correct, 1)})
+        predictions = load_predictions(out / f"{stage}.json")
+        report = score(predictions, judge="string")
+        row = {"setting": label, "items": report.total,
+               "wellformed": round(report.wellformed, 1),
+               "api_match": round(report.api_match, 1),
+               "correct": round(report.correct, 1)}
+        if s.score_llm:
+            row["correct_llm"] = round(_llm_judged(s, predictions, out / f"{stage}.judge"), 1)
+        rows.append(row)
     ft = stages["finetune"]["sizes"]
     who = {"student": "embedded (packaged SmolLM2-135M, llama.cpp)",
            "explorer": s.explorer_llm, "judge": s.judge_llm,
-           "scored_by": "string judge",
+           "scored_by": "string judge" + (f" and LLM judge ({s.score_llm})"
+                                           if s.score_llm else ""),
            "trained": f"LoRA on {ft['examples']} distilled examples ({ft['rows']} rows, "
-                      f"{ft['steps']} steps, {s.ft_format} format, API names as "
-                      f"{s.api_names})"}
+                      f"{ft['steps']} steps at lr {s.learning_rate:g}, {s.ft_format} format, API "
+                      f"names as {s.api_names})"}
     sizes = {"apis": stages["subset"]["sizes"]["apis"],
              "test_items": stages["subset"]["sizes"]["items"],
              "explored_episodes": stages["explore"]["sizes"]["episodes"],
@@ -363,13 +372,33 @@ def _stage_score(s: Settings, out: Path, say: Callable[[str], None]) -> dict[str
     return {"rows": len(rows)}
 
 
+def _llm_judged(s: Settings, predictions: dict[str, Any], cassettes: Path) -> float:
+    """Percent correct when the LLM ``s.score_llm`` judges the API-matched calls outside the
+    study's string-match APIs (those stay with the string rule, as in the study)."""
+    from ste_async.evaluate.judge import judge_llm
+    from ste_async.evaluate.score import score
+    from ste_async.services import llm_servers
+
+    async def run() -> Any:
+        async with llm_servers(_choice(s.score_llm)) as (urls, _):
+            return await judge_llm(predictions, urls, seed=s.seed, cassette_dir=cassettes)
+
+    outcome = anyio.run(run)
+    if outcome.errors:
+        raise ConfigError(f"the LLM judge failed on {len(outcome.errors)} items "
+                          f"(first: {outcome.errors[0]}); run again to retry")
+    return float(score(predictions, judge="llm", llm_labels=outcome.labels).correct)
+
+
 def render_table(result: dict[str, Any]) -> str:
     """The results as a text table, with the sizes and who did what."""
+    llm = any("correct_llm" in r for r in result["rows"])
     lines = [f"{'setting':<12}{'items':>7}{'wellformed %':>15}{'API match %':>14}"
-             f"{'correct %':>12}"]
+             f"{'correct %':>12}" + (f"{'correct (LLM judge) %':>23}" if llm else "")]
     for r in result["rows"]:
         lines.append(f"{r['setting']:<12}{r['items']:>7}{r['wellformed']:>15.1f}"
-                     f"{r['api_match']:>14.1f}{r['correct']:>12.1f}")
+                     f"{r['api_match']:>14.1f}{r['correct']:>12.1f}"
+                     + (f"{r.get('correct_llm', 0.0):>23.1f}" if llm else ""))
     sz, who = result["sizes"], result["who"]
     lines.append(f"{sz['apis']} APIs, {sz['test_items']} test items; explored "
                  f"{sz['explored_episodes']} episodes ({sz['explored_trials']} trials); "
@@ -387,8 +416,10 @@ def _chart(rows: list[dict[str, Any]], sizes: dict[str, Any], who: dict[str, Any
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = (("wellformed", "well-formed"), ("api_match", "API match"),
-               ("correct", "correct"))
+    metrics: tuple[tuple[str, str], ...] = (
+        ("wellformed", "well-formed"), ("api_match", "API match"), ("correct", "correct"))
+    if all("correct_llm" in row for row in rows):
+        metrics += (("correct_llm", "correct (LLM judge)"),)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     width = 0.8 / len(rows)
     for i, row in enumerate(rows):
@@ -397,7 +428,7 @@ def _chart(rows: list[dict[str, Any]], sizes: dict[str, Any], who: dict[str, Any
         ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks(range(len(metrics)), [name for _, name in metrics])
     ax.set_ylim(0, 105)
-    ax.set_ylabel("% of test items (string judge)")
+    ax.set_ylabel("% (API match: of the well-formed calls)")
     ax.set_title(f"SmolLM2-135M student: {sizes['apis']} APIs, {sizes['test_items']} items; "
                  f"explorer {who['explorer']}, judge {who['judge']}", fontsize=9)
     ax.legend()
@@ -468,6 +499,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="paraphrases per kept trial (default %(default)s)")
     size.add_argument("--k", type=int, default=d.k, help="ICL demonstrations (default %(default)s)")
     size.add_argument("--seed", type=int, default=d.seed, help="default %(default)s")
+    p.add_argument("--score-llm", default=d.score_llm, metavar="LLM",
+                   help="also judge the arguments with this LLM (mock, embedded or a URL), "
+                        "as the study did outside its string-match APIs (default: the string "
+                        "rule only)")
     student = p.add_argument_group("the student")
     student.add_argument("--temperature", type=float, default=d.temperature,
                          help="sampling (default %(default)s; the study's was 1.0)")
@@ -503,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             max_paraphrases=args.max_paraphrases, k=args.k, temperature=args.temperature,
             max_tokens=args.max_tokens, ft_format=args.ft_format, api_names=args.api_names,
             epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.lr,
-            batch_size=args.batch_size, max_length=args.max_length)
+            batch_size=args.batch_size, max_length=args.max_length, score_llm=args.score_llm)
         run_experiment(settings, args.out, say)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)

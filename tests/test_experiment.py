@@ -29,7 +29,8 @@ EARLIER = ("test.json", "zero-shot.json", "explore/run.json", "explore/distill/d
            "icl.json")
 TINY = ["--explorer-llm", "mock", "--judge-llm", "mock", "--apis", "2", "--items", "1",
         "--episodes", "1", "--trials", "2", "--target", "3", "--k", "2", "--max-tokens", "32",
-        "--max-steps", "3", "--batch-size", "4", "--max-length", "160", "--lr", "5e-3"]
+        "--max-steps", "3", "--batch-size", "4", "--max-length", "160", "--lr", "5e-3",
+        "--score-llm", "mock"]
 
 
 def _require() -> None:
@@ -114,8 +115,13 @@ def test_the_experiment_runs_end_to_end_and_resumes_a_killed_stage(tmp_path: Pat
         "examples"]
     # every stage's wall time but the scoring's own, which ends after it writes them
     assert set(results["stage_wall_s"]) == set(after["stages"]) - {"score"}
+    # the LLM judge's column: only API-matched calls can be right, whoever judges them
+    for row in results["rows"]:
+        assert 0.0 <= row["correct_llm"] <= row["wellformed"] * row["api_match"] / 100 + 0.1
+    assert results["who"]["scored_by"] == "string judge and LLM judge (mock)"
     text = (out / "results.txt").read_text()
     assert text.splitlines()[1].startswith("zero-shot") and "fine-tuned" in text
+    assert "correct (LLM judge) %" in text.splitlines()[0]
     assert (out / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # a rerun of a finished experiment does nothing; other settings are refused
