@@ -15,6 +15,7 @@ run card ``finetune.json``. The same command trains on a CUDA device when torch 
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -117,6 +118,19 @@ def _callbacks(transformers: Any, say: Callable[[str], None], stop: list[bool]) 
     return [Progress()]
 
 
+@contextmanager
+def _quiet_gguf_loader() -> Iterator[None]:
+    """Without transformers' own bar while it dequantises a GGUF: that loader builds its tqdm
+    bar without a switch (its progress-bar setting does not reach it), and the bar would
+    break the command's one line per step."""
+    from unittest import mock
+
+    import transformers.modeling_gguf_pytorch_utils as loader
+
+    with mock.patch.object(loader, "tqdm", functools.partial(loader.tqdm, disable=True)):
+        yield
+
+
 def _load_base(base: Path, transformers: Any, torch: Any) -> tuple[Any, Any]:
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if base.is_file():
@@ -127,9 +141,10 @@ def _load_base(base: Path, transformers: Any, torch: Any) -> tuple[Any, Any]:
     else:
         where = str(base)
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            where, **({"gguf_file": base.name} if base.is_file() else {}))
-        model = transformers.AutoModelForCausalLM.from_pretrained(where, **kwargs)
+        with _quiet_gguf_loader():
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                where, **({"gguf_file": base.name} if base.is_file() else {}))
+            model = transformers.AutoModelForCausalLM.from_pretrained(where, **kwargs)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the base model {base}: {exc}") from None
     return model, tokenizer
