@@ -63,8 +63,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     apis: int = 6  # 0: every API of the test set
     items: int = 5  # test items per API; 0: all
     seed: int = 0
-    explorer_llm: str = "embedded"
-    judge_llm: str = "embedded"
+    explorer_llm: str = "mock"  # the scripted LLM: the 135M model cannot explore (README)
+    judge_llm: str = "mock"
     episodes: int = 2
     trials: int = 3
     target: int = 10  # distilled examples per API the paraphrases aim at
@@ -350,7 +350,7 @@ def _stage_score(s: Settings, out: Path, say: Callable[[str], None]) -> dict[str
     ft = stages["finetune"]["sizes"]
     who = {"student": "embedded (packaged SmolLM2-135M, llama.cpp)",
            "explorer": s.explorer_llm, "judge": s.judge_llm,
-           "scored_by": "string judge" + (f" and LLM judge ({s.score_llm})"
+           "scored_by": "string judge" + (f" and LLM judge ({_label(s.score_llm)})"
                                            if s.score_llm else ""),
            "trained": f"LoRA on {ft['examples']} distilled examples ({ft['rows']} rows, "
                       f"{ft['steps']} steps at lr {s.learning_rate:g}, {s.ft_format} format, API "
@@ -390,6 +390,11 @@ def _llm_judged(s: Settings, predictions: dict[str, Any], cassettes: Path) -> fl
     return float(score(predictions, judge="llm", llm_labels=outcome.labels).correct)
 
 
+def _label(spec: str) -> str:
+    """How an LLM given on the command line reads in the table and the chart."""
+    return {"mock": "scripted LLM", "embedded": "SmolLM2-135M"}.get(spec, spec)
+
+
 def render_table(result: dict[str, Any]) -> str:
     """The results as a text table, with the sizes and who did what."""
     llm = any("correct_llm" in r for r in result["rows"])
@@ -403,8 +408,8 @@ def render_table(result: dict[str, Any]) -> str:
     lines.append(f"{sz['apis']} APIs, {sz['test_items']} test items; explored "
                  f"{sz['explored_episodes']} episodes ({sz['explored_trials']} trials); "
                  f"{sz['distilled_examples']} distilled examples; ICL k={sz['icl_k']}")
-    lines.append(f"student: {who['student']}; explorer: {who['explorer']}; judge: "
-                 f"{who['judge']}; scored by the {who['scored_by']}")
+    lines.append(f"student: {who['student']}; explorer: {_label(who['explorer'])}; judge: "
+                 f"{_label(who['judge'])}; scored by the {who['scored_by']}")
     lines.append(f"trained: {who['trained']}")
     return "\n".join(lines) + "\n"
 
@@ -420,7 +425,7 @@ def _chart(rows: list[dict[str, Any]], sizes: dict[str, Any], who: dict[str, Any
         ("wellformed", "well-formed"), ("api_match", "API match"), ("correct", "correct"))
     if all("correct_llm" in row for row in rows):
         metrics += (("correct_llm", "correct (LLM judge)"),)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
     width = 0.8 / len(rows)
     for i, row in enumerate(rows):
         xs = [m + (i - (len(rows) - 1) / 2) * width for m in range(len(metrics))]
@@ -429,8 +434,9 @@ def _chart(rows: list[dict[str, Any]], sizes: dict[str, Any], who: dict[str, Any
     ax.set_xticks(range(len(metrics)), [name for _, name in metrics])
     ax.set_ylim(0, 105)
     ax.set_ylabel("% (API match: of the well-formed calls)")
-    ax.set_title(f"SmolLM2-135M student: {sizes['apis']} APIs, {sizes['test_items']} items; "
-                 f"explorer {who['explorer']}, judge {who['judge']}", fontsize=9)
+    ax.set_title(f"SmolLM2-135M student, {sizes['apis']} APIs, {sizes['test_items']} test "
+                 f"items; explorer: {_label(who['explorer'])}, judge: {_label(who['judge'])}\n"
+                 f"scored by the {who['scored_by']}", fontsize=9)
     ax.legend()
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")

@@ -118,7 +118,7 @@ def test_the_experiment_runs_end_to_end_and_resumes_a_killed_stage(tmp_path: Pat
     # the LLM judge's column: only API-matched calls can be right, whoever judges them
     for row in results["rows"]:
         assert 0.0 <= row["correct_llm"] <= row["wellformed"] * row["api_match"] / 100 + 0.1
-    assert results["who"]["scored_by"] == "string judge and LLM judge (mock)"
+    assert results["who"]["scored_by"] == "string judge and LLM judge (scripted LLM)"
     text = (out / "results.txt").read_text()
     assert text.splitlines()[1].startswith("zero-shot") and "fine-tuned" in text
     assert "correct (LLM judge) %" in text.splitlines()[0]
