@@ -5,10 +5,10 @@ directory is served. Nothing here needs torch, so ``serve-llm --lora DIR`` works
 Defaults are for a small model trained with LoRA on a few CPU cores; :data:`STUDY` holds the
 study's values (2 epochs, learning rate 2e-5, warmup 0.03, 16 sequences a step, seed 42),
 which it used for full fine-tuning of a 7B model. LoRA trains a few million parameters from
-a zero update and needs a far higher learning rate to move as far in the same steps: on 72
-distilled examples of 6 APIs, the packaged 135M model answered 30 unseen test queries with a
-well-formed call every time after 30 steps at 1e-3, and in chat prose after 12 at 2e-4. A
-135M model on 2 cores fits a batch of 8 short conversations per step.
+a zero update and needs a far higher learning rate to move as far in the same steps: the
+packaged 135M model answered 30 unseen test queries with a well-formed call every time after
+30 steps at 1e-3 (72 examples of 6 APIs), and 12 in chat prose after 12 steps at 2e-4 (24
+examples of 4 APIs). A 135M model on 2 cores fits a batch of 8 short conversations per step.
 """
 
 from __future__ import annotations
