@@ -337,15 +337,17 @@ def _stage_score(s: Settings, out: Path, say: Callable[[str], None]) -> dict[str
     card = msgspec.json.decode((out / CARD).read_bytes())
     stages = card["stages"]
     rows = []
+    predictions = {stage: load_predictions(out / f"{stage}.json") for stage, _ in ROWS}
+    labels = _llm_labels(s, predictions, out) if s.score_llm else {}
     for stage, label in ROWS:
-        predictions = load_predictions(out / f"{stage}.json")
-        report = score(predictions, judge="string")
+        report = score(predictions[stage], judge="string")
         row = {"setting": label, "items": report.total,
                "wellformed": round(report.wellformed, 1),
                "api_match": round(report.api_match, 1),
                "correct": round(report.correct, 1)}
         if s.score_llm:
-            row["correct_llm"] = round(_llm_judged(s, predictions, out / f"{stage}.judge"), 1)
+            judged = score(predictions[stage], judge="llm", llm_labels=labels[stage])
+            row["correct_llm"] = round(judged.correct, 1)
         rows.append(row)
     ft = stages["finetune"]["sizes"]
     who = {"student": "embedded (packaged SmolLM2-135M, llama.cpp)",
@@ -372,22 +374,28 @@ def _stage_score(s: Settings, out: Path, say: Callable[[str], None]) -> dict[str
     return {"rows": len(rows)}
 
 
-def _llm_judged(s: Settings, predictions: dict[str, Any], cassettes: Path) -> float:
-    """Percent correct when the LLM ``s.score_llm`` judges the API-matched calls outside the
-    study's string-match APIs (those stay with the string rule, as in the study)."""
+def _llm_labels(s: Settings, predictions: dict[str, Any],
+               out: Path) -> dict[str, dict[tuple[str, int], bool]]:
+    """The LLM ``s.score_llm``'s verdicts on each prediction file's API-matched calls outside
+    the study's string-match APIs (those stay with the string rule, as in the study); its
+    exchanges are kept in ``STAGE.judge/``."""
     from ste_async.evaluate.judge import judge_llm
-    from ste_async.evaluate.score import score
     from ste_async.services import llm_servers
 
-    async def run() -> Any:
+    async def run() -> dict[str, dict[tuple[str, int], bool]]:
+        labels = {}
         async with llm_servers(_choice(s.score_llm)) as (urls, _):
-            return await judge_llm(predictions, urls, seed=s.seed, cassette_dir=cassettes)
+            for stage, data in predictions.items():
+                outcome = await judge_llm(data, urls, seed=s.seed,
+                                          cassette_dir=out / f"{stage}.judge")
+                if outcome.errors:
+                    raise ConfigError(f"the LLM judge failed on {len(outcome.errors)} items "
+                                      f"of {stage} (first: {outcome.errors[0]}); run again "
+                                      "to retry")
+                labels[stage] = outcome.labels
+        return labels
 
-    outcome = anyio.run(run)
-    if outcome.errors:
-        raise ConfigError(f"the LLM judge failed on {len(outcome.errors)} items "
-                          f"(first: {outcome.errors[0]}); run again to retry")
-    return float(score(predictions, judge="llm", llm_labels=outcome.labels).correct)
+    return anyio.run(run)
 
 
 def _label(spec: str) -> str:
