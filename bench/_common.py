@@ -88,7 +88,7 @@ def explore_command(llm: str, tools: str, apis: int, in_flight: int, waves: int,
             "--cassette", "off", "--quiet", "--out", out, *extra]
 
 
-# explore's last summary line: "episodes ... | LLM 1,234 calls (56/s) | retries: ... | 7.8s"
+# explore's last summary line: "episodes ... | LLM 1,234 calls (56.0/s) | retries: ... | 7.8s"
 _SUMMARY = re.compile(r"\| LLM ([\d,]+) calls \(.*\| ([\d,.]+)s$", re.MULTILINE)
 
 

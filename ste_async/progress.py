@@ -47,6 +47,7 @@ __all__ = (
     "ProgressSettings",
     "Sample",
     "llm_sample",
+    "rate_text",
     "show_progress",
 )
 
@@ -156,7 +157,8 @@ def _clock_text(seconds: float) -> str:
     return f"{s // 3600}:{s // 60 % 60:02}:{s % 60:02}"
 
 
-def _rate(per_s: float) -> str:
+def rate_text(per_s: float) -> str:
+    """A rate in at most four characters that keeps what matters: 0.34, 56.0, 637, 1.2k, 12k."""
     if per_s < 0.995:
         return f"{per_s:.2f}"
     if per_s >= 9_999.5:
@@ -379,12 +381,12 @@ class ProgressDisplay:
         percent = 100 if total <= 0 else min(100, 100 * sample.done // total)
         fields = [_Field(f"{name} {value:.4g}", None, 0) for name, value in sample.values.items()]
         if rates.llm is not None:
-            fields.append(_Field(f"LLM {_rate(rates.llm)} req/s", f"LLM {_rate(rates.llm)}/s", 1))
+            fields.append(_Field(f"LLM {rate_text(rates.llm)} req/s", f"LLM {rate_text(rates.llm)}/s", 1))
         if rates.tokens is not None:
-            fields.append(_Field(f"{_rate(rates.tokens)} tok/s", None, 2))
+            fields.append(_Field(f"{rate_text(rates.tokens)} tok/s", None, 2))
         if rates.tools is not None:
-            fields.append(_Field(f"tools {_rate(rates.tools)} calls/s",
-                                 f"tools {_rate(rates.tools)}/s", 3))
+            fields.append(_Field(f"tools {rate_text(rates.tools)} calls/s",
+                                 f"tools {rate_text(rates.tools)}/s", 3))
         flight = []
         if sample.running is not None:
             flight.append(_Field(f"{sample.running:,} {sample.unit}", f"{sample.running:,}", 0))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from ..progress import Sample
+from ..progress import Sample, rate_text
 from ..records import EpisodeRecord
 
 __all__ = ("Live", "Metrics", "Tally", "progress_sample")
@@ -135,7 +135,8 @@ class Metrics:
         t = max(self.elapsed, 1e-9)
         return (
             f"episodes {self.done - self.resumed:,} new, {self.resumed:,} resumed, "
-            f"{self.failed} abandoned | LLM {self.llm_calls:,} calls ({self.llm_calls / t:,.0f}/s)"
+            f"{self.failed} abandoned | LLM {self.llm_calls:,} calls "
+            f"({rate_text(self.llm_calls / t)}/s)"
             f" | retries: tool {self.tool_retries}, LLM {self.llm_retries} | {t:,.1f}s"
         )
 
