@@ -62,7 +62,7 @@ def _by_shard(run: Path) -> dict[str, bytes]:
 
 
 def _counts(out: str) -> list[str]:  # the summary less its timings (per API and in all)
-    return [re.sub(r" \([\d,.]+/s\)| \| [\d,.]+s$|\s+[\d,.]+s$", "", line)
+    return [re.sub(r" \([\d,.]+k?/s\)| \| [\d,.]+s$|\s+[\d,.]+s$", "", line)
             for line in out.splitlines()
             if not line.startswith(("run directory:", "next:"))]
 

@@ -52,7 +52,7 @@ def test_workers_write_what_one_process_writes(tmp_path: Path,
     # summed) agree with one process's
     assert "episodes 15 new, 0 resumed" in split
     def counts(out: str) -> list[str]:  # the summary less its timings (rates, durations)
-        return [re.sub(r" \([\d,.]+/s\)| \| [\d,.]+s$| +[\d.]+[smh]$", "", line)
+        return [re.sub(r" \([\d,.]+k?/s\)| \| [\d,.]+s$| +[\d.]+[smh]$", "", line)
                 for line in out.splitlines()
                 if not line.startswith(("run directory:", "next:"))]
 
