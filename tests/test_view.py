@@ -25,6 +25,7 @@ from viewrun import APIS, FAILING_ID, HOSTILE_ID, PAYLOADS, build_run, records, 
 
 from ste_async.cli import main
 from ste_async.records import EpisodeRecord
+from ste_async.report import build_report
 from ste_async.view.app import CSP, Viewer, make_app
 from ste_async.view.runindex import Filters, RunIndex
 
@@ -255,6 +256,33 @@ async def test_the_report_page_counts_the_records(client: TestClient[Any, Any],
     for title in ("Per API", "Parameter coverage", "Errors by kind", "Query diversity",
                   "Latency"):
         assert f"<h2>{title}" in page
+
+
+async def test_the_report_is_built_again_only_when_the_run_changed(
+        run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ste_async.view.app as app
+
+    builds: list[Path] = []
+
+    def counted(run_dir: Path) -> Any:
+        builds.append(run_dir)
+        return build_report(run_dir)
+
+    monkeypatch.setattr(app, "build_report", counted)
+    async with TestClient(TestServer(make_app(Viewer(run)))) as client:
+        first = await _json(client, "/api/report")
+        assert (await client.get("/report")).status == 200
+        assert await _json(client, "/api/report") == first
+        assert len(builds) == 1  # three opens, one build
+        shard = next((run / "episodes").glob("add_date-*.jsonl"))
+        line = next(line for line in shard.read_bytes().splitlines(keepends=True)
+                    if b'"add_date#1"' in line)
+        with shard.open("ab") as f:  # the writer appends an episode
+            f.write(line.replace(b'"add_date#1"', b'"add_date#7"')
+                    .replace(b'"episode":1,', b'"episode":7,'))
+        again = await _json(client, "/api/report")
+        assert len(builds) == 2
+        assert again["totals"]["episodes"] == first["totals"]["episodes"] + 1
 
 
 async def test_the_distilled_page_has_every_judgment(client: TestClient[Any, Any],

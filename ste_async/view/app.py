@@ -76,6 +76,8 @@ class Viewer:
         self.predictions = Predictions(predictions) if predictions is not None else None
         self.name = str(run_dir)
         self._lock = anyio.Lock()
+        self._report_lock = anyio.Lock()
+        self._report: tuple[tuple[tuple[str, int, int], ...], Report] | None = None
 
     async def read(self, fn: Callable[[], T]) -> T:
         """``fn()`` in a worker thread after catching up with the writer, one at a time."""
@@ -85,6 +87,22 @@ class Viewer:
 
         async with self._lock:
             return await anyio.to_thread.run_sync(job)
+
+    async def report(self) -> Report:
+        """The run's full report, built again only when ``run.json`` or a shard changed since
+        the last build (it reads every record: seconds for a large run)."""
+        def files() -> tuple[tuple[str, int, int], ...]:
+            paths = [self.run.dir / "run.json",
+                     *sorted((self.run.dir / "episodes").glob("*.jsonl"))]
+            stats = [(p.name, p.stat()) for p in paths if p.exists()]
+            return tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
+
+        async with self._report_lock:  # one build at a time; a second opener waits for it
+            key = await anyio.to_thread.run_sync(files)
+            if self._report is None or self._report[0] != key:
+                built = await anyio.to_thread.run_sync(build_report, self.run.dir)
+                self._report = (key, built)
+            return self._report[1]
 
     # -- what the pages show ---------------------------------------------------------------
 
@@ -189,8 +207,8 @@ def make_app(viewer: Viewer) -> web.Application:
         return _html(pages.overview_page(viewer.name, settings, tables, extras))
 
     async def report(request: web.Request) -> web.Response:
-        # every record is read: in a thread of its own, so the other pages stay served
-        done: Report = await anyio.to_thread.run_sync(build_report, viewer.run.dir)
+        # every record is read, in a thread of its own, so the other pages stay served
+        done = await viewer.report()
         if wants_json(request):
             return _json(done)
         return _html(pages.report_page(viewer.name, report_tables(done), done.notes))
