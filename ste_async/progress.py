@@ -389,7 +389,8 @@ class ProgressDisplay:
                                  f"tools {rate_text(rates.tools)}/s", 3))
         flight = []
         if sample.running is not None:
-            flight.append(_Field(f"{sample.running:,} {sample.unit}", f"{sample.running:,}", 0))
+            unit = sample.unit.removesuffix("s") if sample.running == 1 else sample.unit
+            flight.append(_Field(f"{sample.running:,} {unit}", f"{sample.running:,}", 0))
         if sample.llm_in_flight is not None:
             flight.append(_Field(f"LLM {sample.llm_in_flight:,}", None, 1))
         if sample.tool_in_flight is not None:

@@ -96,6 +96,19 @@ def test_on_80_columns_everything_is_shown_within_the_width() -> None:
     assert out.getvalue().endswith(SHOW_CURSOR)  # the terminal is left as it was
 
 
+def test_one_unit_in_flight_is_named_in_the_singular() -> None:
+    clock = FakeClock()
+    console, out = terminal(80)
+
+    def last_one() -> Sample:
+        return Sample(stage="explore", done=2, total=3, unit="episodes", running=1,
+                      llm_calls=30, llm_in_flight=1)
+
+    run_for(ProgressDisplay(last_one, ProgressSettings(console=console, clock=clock)), clock, 2)
+    flight = next(line for line in last_frame(out.getvalue()) if line.startswith("in flight"))
+    assert flight.startswith("in flight: 1 episode · ")
+
+
 @pytest.mark.parametrize("width", [60, 40])
 def test_narrower_terminals_abbreviate_and_drop_the_least_important(width: int) -> None:
     clock = FakeClock()
