@@ -50,6 +50,7 @@ from .session import load_run_meta
 from .store import iter_records
 
 __all__ = (
+    "OBSERVATION",
     "TRAIN_FORMATS",
     "ChatMessage",
     "ChatRecord",
@@ -65,6 +66,10 @@ __all__ = (
     "run_protocol",
     "ste_layout",
 )
+
+
+#: how a tool's answer opens the user turn that carries it, in every training conversation
+OBSERVATION = "Observation: "
 
 
 def _chain(step: Step, api_names: list[str], descriptions: str) -> dict[str, Any]:
@@ -233,7 +238,7 @@ def chat_turns(e: TrainExample, *, with_observation: bool = False) -> list[tuple
                       f"Action Input: {e.action_input}"),
     ]
     if with_observation:
-        turns += [("user", f"Observation: {e.observation}"),
+        turns += [("user", OBSERVATION + e.observation),
                   ("assistant", f"Thought: I now know the final answer\n"
                                 f"Final Answer: {e.final_ans}")]
     return turns

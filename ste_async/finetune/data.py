@@ -30,7 +30,7 @@ import orjson
 from .._text import load_prompt
 from ..distill.examples import TrainExample, load_examples
 from ..errors import ConfigError
-from ..export import chat_turns
+from ..export import OBSERVATION, chat_turns
 
 __all__ = (
     "TOOL_SYSTEM",
@@ -82,7 +82,7 @@ def _study_rows(e: TrainExample, names: ApiNames) -> list[Row]:
     prompt = study_messages(e.query)
     return [
         {"prompt": prompt, "completion": [_msg("assistant", call)]},
-        {"prompt": [*prompt, _msg("assistant", call), _msg("user", f"Observation: {e.observation}")],
+        {"prompt": [*prompt, _msg("assistant", call), _msg("user", OBSERVATION + e.observation)],
          "completion": [_msg("assistant", f"Final Answer: {e.final_ans}")]},
     ]
 

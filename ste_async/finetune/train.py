@@ -31,6 +31,7 @@ import msgspec
 
 from .._atomic import write_json_atomic
 from ..errors import ConfigError
+from ..export import OBSERVATION
 from .card import CARD, FinetuneSettings, read_card
 from .data import LoadedData, toolken
 
@@ -176,7 +177,6 @@ def _add_toolkens(model: Any, tokenizer: Any, apis: list[str], torch: Any) -> li
     return [int(i) for i in ids]
 
 
-_OBSERVATION = "Observation: "
 _CUT = " [...]"
 
 
@@ -198,12 +198,12 @@ def _fit_rows(rows: list[Any], tokenizer: Any, max_length: int) -> tuple[list[An
         turns = row["prompt"]
         where = next((i for i in range(len(turns) - 1, -1, -1)
                       if turns[i]["role"] == "user"
-                      and turns[i]["content"].startswith(_OBSERVATION)), None)
+                      and turns[i]["content"].startswith(OBSERVATION)), None)
         if excess <= 0 or where is None:
             fitted.append(row)
             over += excess > 0
             continue
-        text = turns[where]["content"][len(_OBSERVATION):]
+        text = turns[where]["content"][len(OBSERVATION):]
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         keep = len(ids) - excess - 4  # room for the marker, and for tokens merging at the cut
         if keep < 1:
@@ -211,7 +211,7 @@ def _fit_rows(rows: list[Any], tokenizer: Any, max_length: int) -> tuple[list[An
             over += 1
             continue
         short = tokenizer.decode(ids[:keep]) + _CUT
-        prompt = [*turns[:where], {"role": "user", "content": _OBSERVATION + short},
+        prompt = [*turns[:where], {"role": "user", "content": OBSERVATION + short},
                   *turns[where + 1:]]
         row = {"prompt": prompt, "completion": row["completion"]}
         fitted.append(row)
