@@ -86,8 +86,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ConfigError("--apis and --items must be >= 0 (0: all)")
         if self.episodes < 1 or self.trials < 1 or self.k < 1:
             raise ConfigError("--episodes, --trials and --k must be >= 1")
-        if self.score_llm:
-            _choice(self.score_llm)  # refuses a name that is not an LLM
+        for option, spec in (("--explorer-llm", self.explorer_llm),
+                             ("--judge-llm", self.judge_llm), ("--score-llm", self.score_llm)):
+            if option == "--score-llm" and not spec:
+                continue  # nobody: the string rule alone
+            try:
+                _choice(spec)  # a name that is not an LLM is refused before any stage
+            except ConfigError as exc:
+                raise ConfigError(f"{option}: {exc}") from None
         if self.ft_format not in ("study", "prompted") or self.api_names not in ("text",
                                                                                  "toolkens"):
             raise ConfigError("--ft-format is study or prompted; --api-names text or toolkens")

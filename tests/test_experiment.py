@@ -162,3 +162,14 @@ def test_a_missing_test_set_is_one_clear_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines() == [
         f"python -m bench.experiment: error: the test set {tmp_path / 'none.json'} is not "
         "there (the study's tool_test.json); pass --test FILE"]
+
+
+@pytest.mark.parametrize("option", ["--explorer-llm", "--judge-llm", "--score-llm"])
+def test_a_name_that_is_no_llm_is_refused_before_any_stage(tmp_path: Path, option: str) -> None:
+    done = subprocess.run(_command(tmp_path / "exp", option, "gpt4"), cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"python -m bench.experiment: error: {option}: an LLM is mock, embedded or an "
+        "http(s) URL, got 'gpt4'"]
+    assert not (tmp_path / "exp").exists()
