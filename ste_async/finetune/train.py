@@ -314,10 +314,10 @@ def _finetune(data: LoadedData, out: str | os.PathLike[str], settings: FinetuneS
     card["added_tokens"] = len(new_ids)
     rows, cut, over = _fit_rows(data.rows, tokenizer, settings.max_length)
     card["rows_fitted"] = {"observation_cut": cut, "still_over": over}
-    if cut or over:
-        progress(f"{cut} rows had their observation cut to fit --max-length "
-                 f"{settings.max_length}" + (f"; {over} still exceed it and lose their end"
-                                             if over else ""))
+    said = ([f"{cut} rows had their observation cut to fit"] if cut else []) + \
+        ([f"{over} rows exceed it and lose their end"] if over else [])
+    if said:
+        progress(f"--max-length {settings.max_length}: " + "; ".join(said))
     card["timings"]["load_s"] = round(time.monotonic() - t0, 1)
 
     lora = peft.LoraConfig(
